@@ -1,0 +1,1 @@
+//! strata-ingest (stub)
