@@ -203,7 +203,7 @@ impl Reader<'_> {
         let status =
             Status::from_code(code).ok_or(DecodeError::Invalid { what: "status", value: code, offset })?;
         let present = self.u8()?;
-        let mut optional = |bit: u8, reader: &mut Self| -> Result<Option<String>, DecodeError> {
+        let optional = |bit: u8, reader: &mut Self| -> Result<Option<String>, DecodeError> {
             if present & (1 << bit) != 0 {
                 reader.string().map(Some)
             } else {

@@ -201,7 +201,7 @@ impl Event {
     /// An estimate of the memory this event holds, for memory budgets.
     pub fn heap_size(&self) -> usize {
         let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        std::mem::size_of::<Event>()
+        size_of::<Event>()
             + self.message.len()
             + opt(&self.service)
             + opt(&self.host)
