@@ -1,1 +1,168 @@
-//! strata-metastore (stub)
+//! `strata-metastore` is Strata's control-plane catalog: tenants and their
+//! quotas, hashed API and application keys, the segment catalog and the
+//! per-tenant WAL checkpoints, behind one [`Metastore`] trait.
+//!
+//! It is not the data path: events never go through it, only the rows that
+//! say which segments exist. The embedded implementation is
+//! [`SqliteMetastore`] (a file in the data directory, migrations embedded);
+//! PostgreSQL will implement the same trait and pass the same conformance
+//! suite ([`conformance`]).
+//!
+//! Secrets are never stored: a key's id is its first 8 characters and the
+//! catalog keeps the SHA-256 of the whole secret. [`KeyRing`] authenticates
+//! a presented secret by id lookup, then a constant-time hash comparison.
+#![warn(missing_docs)]
+
+pub mod conformance;
+mod keys;
+mod sqlite;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use strata_types::TenantId;
+
+pub use keys::{generate_secret, hash_secret, AuthenticatedKey, KeyRing};
+pub use sqlite::SqliteMetastore;
+
+/// Metastore errors.
+#[derive(Debug, thiserror::Error)]
+pub enum MetastoreError {
+    /// The backing database failed.
+    #[error("metastore database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A schema migration failed.
+    #[error("metastore migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The named tenant does not exist.
+    #[error("tenant {0} not found")]
+    TenantNotFound(String),
+    /// The tenant already exists.
+    #[error("tenant {0} already exists")]
+    TenantExists(String),
+    /// The tenant id is not valid.
+    #[error("invalid tenant id {0:?}: use 1-64 characters of a-z, 0-9, _ and -")]
+    InvalidTenantId(String),
+    /// No key has this id.
+    #[error("key {0} not found")]
+    KeyNotFound(String),
+}
+
+/// `Result` with [`MetastoreError`].
+pub type Result<T, E = MetastoreError> = std::result::Result<T, E>;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// API key: ingest (`DD-API-KEY`).
+    Api,
+    /// Application key: read/query (`DD-APPLICATION-KEY`).
+    App,
+}
+
+impl KeyKind {
+    /// `api` or `app`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Api => "api",
+            KeyKind::App => "app",
+        }
+    }
+
+    /// Parses `api` or `app`.
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "api" => Some(KeyKind::Api),
+            "app" => Some(KeyKind::App),
+            _ => None,
+        }
+    }
+}
+
+/// Per-tenant ingest quota; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// Events per second.
+    pub events_per_sec: Option<u64>,
+    /// Uncompressed bytes per second.
+    pub bytes_per_sec: Option<u64>,
+}
+
+/// A tenant row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+    /// Ingest quota.
+    pub quota: Quota,
+}
+
+/// A key row (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id: the secret's first 8 characters.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Kind.
+    pub kind: KeyKind,
+    /// SHA-256 of the secret.
+    pub sha256: [u8; 32],
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A segment to register or registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRecord {
+    /// Segment id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Object path relative to the segment store root; starts with the tenant id.
+    pub path: String,
+    /// Hour bucket start, ns.
+    pub hour_bucket_ns: i64,
+    /// Smallest event timestamp, ns.
+    pub min_ts_ns: i64,
+    /// Largest event timestamp, ns.
+    pub max_ts_ns: i64,
+    /// Number of events.
+    pub rows: u64,
+    /// File size in bytes.
+    pub size_bytes: u64,
+}
+
+/// The catalog. All methods are transactional on their own.
+#[async_trait]
+pub trait Metastore: Send + Sync + std::fmt::Debug {
+    /// Creates a tenant.
+    async fn create_tenant(&self, id: &str, now_ms: i64) -> Result<Tenant>;
+    /// All tenants, by id.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    /// Sets a tenant's ingest quota.
+    async fn set_quota(&self, tenant: &str, quota: Quota) -> Result<()>;
+    /// Creates a key and returns its row and its secret (shown once).
+    async fn create_key(&self, tenant: &str, kind: KeyKind, now_ms: i64) -> Result<(KeyInfo, String)>;
+    /// Keys of one tenant or of all, revoked ones included.
+    async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyInfo>>;
+    /// Revokes a key by id.
+    async fn revoke_key(&self, key_id: &str, now_ms: i64) -> Result<()>;
+    /// Registers segments and advances the tenant's WAL checkpoint to
+    /// `checkpoint_seq`, in one transaction: either all of it happens or none.
+    async fn register_segments(
+        &self,
+        tenant: &str,
+        segments: &[SegmentRecord],
+        checkpoint_seq: u64,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Segments of a tenant (or of all tenants) overlapping `[from_ns, to_ns]`.
+    async fn list_segments(&self, tenant: Option<&str>, from_ns: i64, to_ns: i64) -> Result<Vec<SegmentRecord>>;
+    /// Every tenant's WAL checkpoint.
+    async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>>;
+}
