@@ -1,0 +1,391 @@
+//! Writing segments.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::types::Int8Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, ListArray, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::format::SortingColumn;
+use parquet::schema::types::ColumnPath;
+use strata_types::{hour_bucket, AttrValue};
+
+use crate::{columns, meta_keys, overflow, SegmentError, SegmentMeta, SegmentOptions, SegmentRow};
+
+/// The sort key, as written to [`meta_keys::SORT_KEY`].
+const SORT_KEY: &str = "service ASC NULLS FIRST, status (severity code) ASC, timestamp ASC, id ASC";
+
+/// Leaf index of the `service` column, declared as the row groups' sorting
+/// column (the only one whose byte order matches the sort).
+const SERVICE_LEAF: i32 = 3;
+
+/// The type of an attribute column; the discriminant is the tie-break order
+/// when a path's types are equally frequent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str = 0,
+    Int = 1,
+    Float = 2,
+    Bool = 3,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Str, Kind::Int, Kind::Float, Kind::Bool];
+
+    fn of(value: &AttrValue) -> Option<Kind> {
+        match value {
+            AttrValue::Str(_) => Some(Kind::Str),
+            AttrValue::Int(_) => Some(Kind::Int),
+            AttrValue::Float(_) => Some(Kind::Float),
+            AttrValue::Bool(_) => Some(Kind::Bool),
+            AttrValue::Json(_) => None,
+        }
+    }
+
+    fn data_type(self) -> DataType {
+        match self {
+            Kind::Str => DataType::Utf8,
+            Kind::Int => DataType::Int64,
+            Kind::Float => DataType::Float64,
+            Kind::Bool => DataType::Boolean,
+        }
+    }
+}
+
+/// One attribute column: its path (without the `@`) and type.
+#[derive(Debug)]
+struct AttrColumn<'a> {
+    path: &'a str,
+    kind: Kind,
+}
+
+/// Sorts rows by `(service, status, timestamp, id)` and writes them as one
+/// segment to `out`, returning what was written to the footer.
+///
+/// `service` `None` sorts before every `Some`; `status` sorts by severity code
+/// (`Status`'s `Ord`: emergency first, ok last). Every row must be in the
+/// same hour bucket (`strata_types::hour_bucket`), otherwise
+/// [`SegmentError::MixedHourBuckets`]; no rows is [`SegmentError::Empty`].
+/// Options out of range are [`SegmentError::InvalidOptions`]; failures of
+/// `out` surface as [`SegmentError::Parquet`]. Nothing is written to `out`
+/// before the input has been validated.
+pub fn write_segment<W: Write + Send>(
+    mut rows: Vec<SegmentRow>,
+    options: &SegmentOptions,
+    out: W,
+) -> Result<SegmentMeta, SegmentError> {
+    if options.row_group_rows == 0 {
+        return Err(SegmentError::InvalidOptions(
+            "row_group_rows must be at least 1".to_string(),
+        ));
+    }
+    let level = ZstdLevel::try_new(options.zstd_level).map_err(|e| {
+        SegmentError::InvalidOptions(format!("zstd_level {}: {e}", options.zstd_level))
+    })?;
+    let first = rows.first().ok_or(SegmentError::Empty)?;
+    let bucket = hour_bucket(first.event.timestamp_ns);
+    let mut min_ts = i64::MAX;
+    let mut max_ts = i64::MIN;
+    for row in &rows {
+        let ts = row.event.timestamp_ns;
+        let other = hour_bucket(ts);
+        if other != bucket {
+            return Err(SegmentError::MixedHourBuckets {
+                first: bucket,
+                other,
+            });
+        }
+        min_ts = min_ts.min(ts);
+        max_ts = max_ts.max(ts);
+    }
+
+    rows.sort_by(compare_rows);
+    let plan = plan_columns(&rows, options.max_attribute_columns);
+    let schema = build_schema(&plan);
+
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_size(options.row_group_rows)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(ColumnPath::from(columns::ID), false)
+        .set_column_dictionary_enabled(ColumnPath::from(columns::TRACE_ID), false)
+        .set_column_dictionary_enabled(ColumnPath::from(columns::TIMESTAMP), false)
+        .set_column_encoding(
+            ColumnPath::from(columns::TIMESTAMP),
+            Encoding::DELTA_BINARY_PACKED,
+        )
+        .set_sorting_columns(Some(vec![SortingColumn::new(SERVICE_LEAF, false, true)]))
+        .build();
+    let mut writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))?;
+
+    let index: HashMap<&str, usize> = plan.iter().enumerate().map(|(i, c)| (c.path, i)).collect();
+    let mut overflow_rows = 0u64;
+    for chunk in rows.chunks(options.row_group_rows) {
+        let batch = build_batch(&schema, &plan, &index, chunk, &mut overflow_rows)?;
+        writer.write(&batch)?;
+    }
+
+    let meta = SegmentMeta {
+        rows: rows.len() as u64,
+        min_timestamp_ns: min_ts,
+        max_timestamp_ns: max_ts,
+        hour_bucket_ns: bucket,
+        attribute_columns: plan.len(),
+        overflow_rows,
+    };
+    for (key, value) in [
+        (meta_keys::VERSION, crate::SEGMENT_VERSION.to_string()),
+        (meta_keys::ROWS, meta.rows.to_string()),
+        (
+            meta_keys::MIN_TIMESTAMP_NS,
+            meta.min_timestamp_ns.to_string(),
+        ),
+        (
+            meta_keys::MAX_TIMESTAMP_NS,
+            meta.max_timestamp_ns.to_string(),
+        ),
+        (meta_keys::HOUR_BUCKET_NS, meta.hour_bucket_ns.to_string()),
+        (
+            meta_keys::ATTRIBUTE_COLUMNS,
+            meta.attribute_columns.to_string(),
+        ),
+        (meta_keys::OVERFLOW_ROWS, meta.overflow_rows.to_string()),
+        (meta_keys::SORT_KEY, SORT_KEY.to_string()),
+    ] {
+        writer.append_key_value_metadata(KeyValue::new(key.to_string(), value));
+    }
+    writer.close()?;
+    Ok(meta)
+}
+
+/// The segment sort order: `(service, status, timestamp, id)`.
+pub(crate) fn compare_rows(a: &SegmentRow, b: &SegmentRow) -> Ordering {
+    (
+        a.event.service.as_deref(),
+        a.event.status,
+        a.event.timestamp_ns,
+        a.id.as_str(),
+    )
+        .cmp(&(
+            b.event.service.as_deref(),
+            b.event.status,
+            b.event.timestamp_ns,
+            b.id.as_str(),
+        ))
+}
+
+/// Chooses the attribute columns: each path's most frequent type (ties in
+/// [`Kind`] order), then the `max_columns` paths with the most values of
+/// that type (ties by path). Returned in path order, which is schema order.
+fn plan_columns(rows: &[SegmentRow], max_columns: usize) -> Vec<AttrColumn<'_>> {
+    let mut counts: HashMap<&str, [u64; 4]> = HashMap::new();
+    for row in rows {
+        for (path, value) in &row.event.attributes {
+            if let Some(kind) = Kind::of(value) {
+                counts.entry(path.as_str()).or_default()[kind as usize] += 1;
+            }
+        }
+    }
+    let mut candidates: Vec<(u64, AttrColumn<'_>)> = counts
+        .into_iter()
+        .filter_map(|(path, per_kind)| {
+            let mut best: Option<(u64, Kind)> = None;
+            for kind in Kind::ALL {
+                let n = per_kind[kind as usize];
+                if n > 0 && best.is_none_or(|(m, _)| n > m) {
+                    best = Some((n, kind));
+                }
+            }
+            best.map(|(n, kind)| (n, AttrColumn { path, kind }))
+        })
+        .collect();
+    candidates.sort_by(|(n1, c1), (n2, c2)| n2.cmp(n1).then_with(|| c1.path.cmp(c2.path)));
+    candidates.truncate(max_columns);
+    let mut plan: Vec<AttrColumn<'_>> = candidates.into_iter().map(|(_, c)| c).collect();
+    plan.sort_by(|a, b| a.path.cmp(b.path));
+    plan
+}
+
+fn build_schema(plan: &[AttrColumn<'_>]) -> SchemaRef {
+    let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    let mut fields = vec![
+        utf8(columns::ID, false),
+        Field::new(
+            columns::TIMESTAMP,
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new(
+            columns::STATUS,
+            DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8)),
+            false,
+        ),
+        utf8(columns::SERVICE, true),
+        utf8(columns::HOST, true),
+        utf8(columns::SOURCE, true),
+        utf8(columns::TRACE_ID, true),
+        utf8(columns::MESSAGE, false),
+        Field::new(columns::TAGS, DataType::List(tag_item_field()), false),
+    ];
+    for column in plan {
+        fields.push(Field::new(
+            format!("{}{}", columns::ATTRIBUTE_PREFIX, column.path),
+            column.kind.data_type(),
+            true,
+        ));
+    }
+    fields.push(utf8(columns::OVERFLOW, true));
+    Arc::new(Schema::new(fields))
+}
+
+fn tag_item_field() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Utf8, false))
+}
+
+/// Every row's tags, concatenated: the values of the `tags` list column.
+fn tag_values(chunk: &[SegmentRow]) -> StringArray {
+    let count = chunk.iter().map(|r| r.event.tags.len()).sum();
+    let bytes = chunk
+        .iter()
+        .flat_map(|r| r.event.tags.iter())
+        .map(String::len)
+        .sum();
+    let mut builder = StringBuilder::with_capacity(count, bytes);
+    for tag in chunk.iter().flat_map(|r| r.event.tags.iter()) {
+        builder.append_value(tag);
+    }
+    builder.finish()
+}
+
+enum AttrBuilder {
+    Str(StringBuilder),
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl AttrBuilder {
+    fn new(kind: Kind, capacity: usize) -> AttrBuilder {
+        match kind {
+            Kind::Str => AttrBuilder::Str(StringBuilder::with_capacity(capacity, 0)),
+            Kind::Int => AttrBuilder::Int(Int64Builder::with_capacity(capacity)),
+            Kind::Float => AttrBuilder::Float(Float64Builder::with_capacity(capacity)),
+            Kind::Bool => AttrBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends `value`, which the caller has checked is of this column's
+    /// kind, or a null.
+    fn append(&mut self, value: Option<&AttrValue>) {
+        match (self, value) {
+            (AttrBuilder::Str(b), Some(AttrValue::Str(s))) => b.append_value(s),
+            (AttrBuilder::Int(b), Some(AttrValue::Int(i))) => b.append_value(*i),
+            (AttrBuilder::Float(b), Some(AttrValue::Float(f))) => b.append_value(*f),
+            (AttrBuilder::Bool(b), Some(AttrValue::Bool(v))) => b.append_value(*v),
+            (AttrBuilder::Str(b), _) => b.append_null(),
+            (AttrBuilder::Int(b), _) => b.append_null(),
+            (AttrBuilder::Float(b), _) => b.append_null(),
+            (AttrBuilder::Bool(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            AttrBuilder::Str(mut b) => Arc::new(b.finish()),
+            AttrBuilder::Int(mut b) => Arc::new(b.finish()),
+            AttrBuilder::Float(mut b) => Arc::new(b.finish()),
+            AttrBuilder::Bool(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Builds one record batch (at most one row group) of already sorted rows.
+fn build_batch(
+    schema: &SchemaRef,
+    plan: &[AttrColumn<'_>],
+    index: &HashMap<&str, usize>,
+    chunk: &[SegmentRow],
+    overflow_rows: &mut u64,
+) -> Result<RecordBatch, SegmentError> {
+    let opt_column = |get: fn(&SegmentRow) -> Option<&str>| -> ArrayRef {
+        Arc::new(chunk.iter().map(get).collect::<StringArray>())
+    };
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            chunk.iter().map(|r| r.id.as_str()),
+        )),
+        Arc::new(
+            TimestampNanosecondArray::from_iter_values(chunk.iter().map(|r| r.event.timestamp_ns))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(
+            chunk
+                .iter()
+                .map(|r| r.event.status.as_str())
+                .collect::<DictionaryArray<Int8Type>>(),
+        ),
+        opt_column(|r| r.event.service.as_deref()),
+        opt_column(|r| r.event.host.as_deref()),
+        opt_column(|r| r.event.source.as_deref()),
+        opt_column(|r| r.event.trace_id.as_deref()),
+        Arc::new(StringArray::from_iter_values(
+            chunk.iter().map(|r| r.event.message.as_str()),
+        )),
+        Arc::new(ListArray::try_new(
+            tag_item_field(),
+            OffsetBuffer::from_lengths(chunk.iter().map(|r| r.event.tags.len())),
+            Arc::new(tag_values(chunk)),
+            None,
+        )?),
+    ];
+
+    let mut builders: Vec<AttrBuilder> = plan
+        .iter()
+        .map(|c| AttrBuilder::new(c.kind, chunk.len()))
+        .collect();
+    let mut overflow_column: Vec<Option<String>> = Vec::with_capacity(chunk.len());
+    let mut slots: Vec<Option<&AttrValue>> = vec![None; plan.len()];
+    let mut seen: Vec<bool> = vec![false; plan.len()];
+    let mut spilled: Vec<(&str, &AttrValue)> = Vec::new();
+    for row in chunk {
+        slots.fill(None);
+        seen.fill(false);
+        spilled.clear();
+        for (path, value) in &row.event.attributes {
+            if let Some(&c) = index.get(path.as_str()) {
+                // Only a row's first value for a path may take the column, so
+                // that repeated paths come back in their original order.
+                let first = !seen[c];
+                seen[c] = true;
+                if first && Kind::of(value) == Some(plan[c].kind) {
+                    slots[c] = Some(value);
+                    continue;
+                }
+            }
+            spilled.push((path.as_str(), value));
+        }
+        for (builder, slot) in builders.iter_mut().zip(&slots) {
+            builder.append(*slot);
+        }
+        if spilled.is_empty() {
+            overflow_column.push(None);
+        } else {
+            *overflow_rows += 1;
+            overflow_column.push(Some(overflow::encode(&spilled)));
+        }
+    }
+    arrays.extend(builders.into_iter().map(AttrBuilder::finish));
+    arrays.push(Arc::new(StringArray::from(overflow_column)));
+    Ok(RecordBatch::try_new(Arc::clone(schema), arrays)?)
+}
