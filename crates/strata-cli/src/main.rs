@@ -1,1 +1,146 @@
-fn main() {}
+//! The `strata` binary: `serve`, `admin` and `loadgen`. A thin shell over the
+//! library crates; `anyhow` lives here and nowhere else.
+
+mod admin;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use strata_config::{Config, LogFormat};
+
+/// Strata: a multi-tenant, Datadog-compatible log platform in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: Datadog logs intake on HTTP, data in a local directory.
+    ///
+    /// Configuration is merged from the TOML file (--config or STRATA_CONFIG),
+    /// then STRATA_* environment variables (e.g. STRATA_WAL_DURABILITY=none),
+    /// then these flags. Unknown keys and variables are errors. On first start
+    /// the tenant "default" is created and its keys are printed and written to
+    /// DATA_DIR/bootstrap-keys.json. SIGTERM/SIGINT drain, flush and exit 0.
+    Serve(ServeArgs),
+    /// Tenants, keys, quotas and export (works on the data directory directly).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Send realistic Datadog logs to a server and report throughput and latency.
+    Loadgen(strata_loadgen::LoadgenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "STRATA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./strata-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:7600].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Set any configuration key, e.g. --set wal.durability=none (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Admin(command) => {
+            init_tracing(LogFormat::Text, "warn");
+            runtime(1)?.block_on(admin::run(command))
+        }
+        Command::Loadgen(args) => {
+            init_tracing(LogFormat::Text, "warn");
+            let summary = runtime(0)?.block_on(strata_loadgen::run(&args))?;
+            summary.print(args.json);
+            Ok(())
+        }
+    }
+}
+
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    Ok(builder.enable_all().build()?)
+}
+
+fn init_tracing(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let file = match &args.config {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "STRATA_LOG").collect();
+    let mut overrides = Vec::new();
+    for item in &args.set {
+        let (key, value) = item.split_once('=').with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
+        overrides.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    if let Some(dir) = &args.data_dir {
+        overrides.push(("data_dir".into(), toml_string(&dir.to_string_lossy())));
+    }
+    if let Some(listen) = &args.listen {
+        overrides.push(("listen".into(), toml_string(listen)));
+    }
+    Ok(Config::load(file.as_deref(), &env, &overrides)?)
+}
+
+fn toml_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    init_tracing(config.log.format, &config.log.level);
+    if config.wal.durability == strata_config::Durability::None {
+        tracing::warn!("wal.durability = none: acknowledged events can be lost on power loss; use for benchmarks only");
+    }
+    let runtime = runtime(0)?;
+    runtime.block_on(strata_server::Server::run(config, shutdown_signal()))?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

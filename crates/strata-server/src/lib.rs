@@ -1,1 +1,23 @@
-//! strata-server (stub)
+//! `strata-server` is the `strata serve` process: it opens the data
+//! directory (lock, metastore, WAL recovery, segment orphan cleanup),
+//! bootstraps the `default` tenant, and serves the Datadog logs intake,
+//! health and metrics over HTTP until SIGTERM/SIGINT, then drains in-flight
+//! requests, flushes every memtable and exits.
+//!
+//! It is not a library of protocol logic: decoding lives in `strata-ingest`,
+//! durability in `strata-wal`, memtables and segments in `strata-index`.
+//!
+//! Request path: `auth → memory budget → bounded body read → (blocking pool)
+//! decompress + decode + encode → quota → WAL append (group commit) →
+//! on_commit applies to the memtable → 202`.
+#![warn(missing_docs)]
+
+mod bootstrap;
+mod error;
+mod intake;
+mod metrics;
+mod state;
+
+pub use bootstrap::{BootstrapKeys, BOOTSTRAP_FILE};
+pub use metrics::Metrics;
+pub use state::{open_data_dir, DataDir, ServeError, Server};

@@ -1,0 +1,396 @@
+//! Memtables and flushing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use strata_metastore::{Metastore, MetastoreError, SegmentRecord};
+use strata_segment::{write_segment, SegmentError, SegmentOptions, SegmentRow};
+use strata_types::{event_id, hour_bucket, Event, TenantId};
+
+
+use crate::SegmentFiles;
+
+/// Flush errors. A failed flush loses nothing: the frozen memtable stays in
+/// memory (and its records in the WAL) and is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// Writing the Parquet bytes failed.
+    #[error("segment encoding failed: {0}")]
+    Segment(#[from] SegmentError),
+    /// Writing the file failed.
+    #[error("segment write failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// Registering the segments failed.
+    #[error("segment registration failed: {0}")]
+    Metastore(#[from] MetastoreError),
+    /// The blocking flush task panicked or was cancelled.
+    #[error("flush task failed: {0}")]
+    Task(String),
+}
+
+/// Flush policy.
+#[derive(Debug, Clone)]
+pub struct IndexConfig {
+    /// Flush a tenant's memtable at this many bytes.
+    pub flush_bytes: u64,
+    /// Flush a tenant's memtable when its oldest record is this old.
+    pub max_age: Duration,
+    /// Above this many memtable bytes in all, flush the largest memtable.
+    pub pressure_bytes: u64,
+    /// Segment layout.
+    pub segment: SegmentOptions,
+    /// The WAL directory, re-read to rebuild a memtable whose flush failed.
+    pub wal_dir: std::path::PathBuf,
+}
+
+/// What one [`Index::flush_due`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Memtables flushed.
+    pub memtables: usize,
+    /// Segments written and registered.
+    pub segments: usize,
+    /// Events flushed.
+    pub events: u64,
+    /// Segment bytes written.
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+struct Memtable {
+    rows: Vec<SegmentRow>,
+    min_seq: Option<u64>,
+    max_seq: Option<u64>,
+    bytes: u64,
+    created: Instant,
+}
+
+impl Memtable {
+    fn new() -> Memtable {
+        Memtable { rows: Vec::new(), min_seq: None, max_seq: None, bytes: 0, created: Instant::now() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.max_seq.is_none()
+    }
+
+    fn push(&mut self, seq: u64, events: Vec<Event>) {
+        if self.is_empty() {
+            self.created = Instant::now();
+        }
+        self.min_seq.get_or_insert(seq);
+        self.max_seq = Some(seq);
+        for (index, event) in events.into_iter().enumerate() {
+            self.bytes += event.heap_size() as u64 + 48;
+            self.rows.push(SegmentRow { id: event_id(seq, index as u32), event });
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Frozen {
+    /// `None` while a flush task owns it.
+    memtable: Option<Memtable>,
+    min_seq: u64,
+    max_seq: u64,
+    bytes: u64,
+}
+
+#[derive(Debug)]
+struct TenantTable {
+    active: Memtable,
+    frozen: Option<Frozen>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tenants: HashMap<TenantId, TenantTable>,
+    last_applied: u64,
+}
+
+/// All tenants' memtables. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Index {
+    state: Mutex<State>,
+    total_bytes: AtomicU64,
+    total_events: AtomicU64,
+    config: IndexConfig,
+    metastore: Arc<dyn Metastore>,
+    files: SegmentFiles,
+    flush_lock: tokio::sync::Mutex<()>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Index {
+    /// An empty index writing segments to `files` and registering them in `metastore`.
+    pub fn new(config: IndexConfig, metastore: Arc<dyn Metastore>, files: SegmentFiles) -> Index {
+        Index {
+            state: Mutex::new(State::default()),
+            total_bytes: AtomicU64::new(0),
+            total_events: AtomicU64::new(0),
+            config,
+            metastore,
+            files,
+            flush_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves plain data behind; keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Inserts a committed record's events. Must be called in seq order
+    /// (the WAL's `on_commit` and recovery replay both are).
+    pub fn apply(&self, seq: u64, tenant: &str, events: Vec<Event>) {
+        let count = events.len() as u64;
+        let mut state = self.lock();
+        let table = state
+            .tenants
+            .entry(tenant.to_string())
+            .or_insert_with(|| TenantTable { active: Memtable::new(), frozen: None });
+        let before = table.active.bytes;
+        table.active.push(seq, events);
+        let bytes = table.active.bytes - before;
+        state.last_applied = state.last_applied.max(seq);
+        drop(state);
+        self.total_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.total_events.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Bytes held by memtables (active and frozen).
+    pub fn memtable_bytes(&self) -> u64 {
+        self.total_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Events held by memtables (active and frozen).
+    pub fn memtable_events(&self) -> u64 {
+        self.total_events.load(Ordering::Relaxed)
+    }
+
+    /// Whether some memtable is over its size threshold or memory is under pressure.
+    pub fn needs_flush(&self) -> bool {
+        if self.memtable_bytes() >= self.config.pressure_bytes {
+            return true;
+        }
+        let state = self.lock();
+        state.tenants.values().any(|t| t.active.bytes >= self.config.flush_bytes)
+    }
+
+    /// The highest WAL sequence number below which every record is in a
+    /// registered segment: the WAL may delete files up to it.
+    pub fn safe_wal_seq(&self) -> u64 {
+        let state = self.lock();
+        let mut oldest_unflushed: Option<u64> = None;
+        for table in state.tenants.values() {
+            let seqs = [table.frozen.as_ref().map(|f| f.min_seq), table.active.min_seq];
+            for seq in seqs.into_iter().flatten() {
+                oldest_unflushed = Some(oldest_unflushed.map_or(seq, |o| o.min(seq)));
+            }
+        }
+        match oldest_unflushed {
+            Some(seq) => seq.saturating_sub(1),
+            None => state.last_applied,
+        }
+    }
+
+    /// Flushes every memtable that is due (over size, over age, the largest
+    /// one under memory pressure, or any non-empty one when `force`), one
+    /// tenant at a time. Returns what was flushed; the first failure is
+    /// returned after the other tenants were tried.
+    pub async fn flush_due(&self, force: bool) -> Result<FlushStats, IndexError> {
+        let _guard = self.flush_lock.lock().await;
+        let tenants = self.pick_due(force);
+        let mut stats = FlushStats::default();
+        let mut first_error = None;
+        for tenant in tenants {
+            match self.flush_tenant(&tenant).await {
+                Ok(Some(one)) => {
+                    stats.memtables += 1;
+                    stats.segments += one.segments;
+                    stats.events += one.events;
+                    stats.bytes += one.bytes;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(tenant = %tenant, %error, "memtable flush failed; will retry");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(stats),
+        }
+    }
+
+    fn pick_due(&self, force: bool) -> Vec<TenantId> {
+        let state = self.lock();
+        let under_pressure = self.memtable_bytes() >= self.config.pressure_bytes;
+        let largest = state
+            .tenants
+            .iter()
+            .max_by_key(|(_, t)| t.active.bytes)
+            .map(|(id, _)| id.clone());
+        let mut due = Vec::new();
+        for (id, table) in &state.tenants {
+            let active = &table.active;
+            let has_data = !active.is_empty();
+            let is_due = table.frozen.is_some()
+                || (has_data
+                    && (force
+                        || active.bytes >= self.config.flush_bytes
+                        || active.created.elapsed() >= self.config.max_age
+                        || (under_pressure && largest.as_ref() == Some(id))));
+            if is_due {
+                due.push(id.clone());
+            }
+        }
+        due
+    }
+
+    /// Freezes (or retries) one tenant's memtable and flushes it.
+    async fn flush_tenant(&self, tenant: &str) -> Result<Option<FlushStats>, IndexError> {
+        let (memtable, max_seq) = {
+            let mut state = self.lock();
+            let Some(table) = state.tenants.get_mut(tenant) else { return Ok(None) };
+            if table.frozen.is_none() {
+                if table.active.is_empty() {
+                    return Ok(None);
+                }
+                let active = std::mem::replace(&mut table.active, Memtable::new());
+                table.frozen = Some(Frozen {
+                    min_seq: active.min_seq.unwrap_or(0),
+                    max_seq: active.max_seq.unwrap_or(0),
+                    bytes: active.bytes,
+                    memtable: Some(active),
+                });
+            }
+            let Some(frozen) = table.frozen.as_mut() else { return Ok(None) };
+            let Some(memtable) = frozen.memtable.take() else { return Ok(None) };
+            (memtable, frozen.max_seq)
+        };
+        let (min_seq, created, bytes) = (memtable.min_seq.unwrap_or(0), memtable.created, memtable.bytes);
+        let started = Instant::now();
+        let files = self.files.clone();
+        let options = self.config.segment;
+        let owned_tenant = tenant.to_string();
+        let written = tokio::task::spawn_blocking(move || write_memtable(&owned_tenant, memtable, &options, &files))
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))
+            .and_then(|r| r);
+        let registered = match written {
+            Ok(records) => self
+                .metastore
+                .register_segments(tenant, &records, max_seq, now_ms())
+                .await
+                .map(|()| records)
+                .map_err(IndexError::from),
+            Err(error) => Err(error),
+        };
+        let records = match registered {
+            Ok(records) => records,
+            Err(error) => {
+                // The rows were consumed by the writer; their records are
+                // still in the WAL (it is never truncated past a frozen
+                // memtable), so rebuild the memtable from there and retry later.
+                // Files already written are orphans, removed at the next start.
+                let rebuilt = self.rebuild_from_wal(tenant, min_seq, max_seq, created, bytes).await;
+                self.unfreeze_for_retry(tenant, rebuilt);
+                return Err(error);
+            }
+        };
+        let mut stats = FlushStats { memtables: 1, segments: records.len(), ..FlushStats::default() };
+        let mut state = self.lock();
+        if let Some(frozen) = state.tenants.get_mut(tenant).and_then(|t| t.frozen.take()) {
+            let events: u64 = records.iter().map(|r| r.rows).sum();
+            self.total_bytes.fetch_sub(frozen.bytes, Ordering::Relaxed);
+            self.total_events.fetch_sub(events, Ordering::Relaxed);
+            stats.events = events;
+        }
+        stats.bytes = records.iter().map(|r| r.size_bytes).sum();
+        tracing::info!(
+            tenant,
+            segments = stats.segments,
+            events = stats.events,
+            bytes = stats.bytes,
+            checkpoint = max_seq,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "memtable flushed"
+        );
+        Ok(Some(stats))
+    }
+
+    async fn rebuild_from_wal(&self, tenant: &str, min_seq: u64, max_seq: u64, created: Instant, bytes: u64) -> Memtable {
+        let wal_dir = self.config.wal_dir.clone();
+        let owned_tenant = tenant.to_string();
+        let rebuilt = tokio::task::spawn_blocking(move || {
+            let mut memtable = Memtable::new();
+            let result = strata_wal::read_dir(&wal_dir, |seq, payload| {
+                if seq < min_seq || seq > max_seq {
+                    return Ok(());
+                }
+                let batch = strata_types::batch::decode(payload)
+                    .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
+                if batch.tenant == owned_tenant {
+                    memtable.push(seq, batch.events);
+                }
+                Ok(())
+            });
+            if let Err(error) = result {
+                tracing::error!(%error, "could not re-read the WAL to retry a failed flush");
+            }
+            memtable
+        })
+        .await
+        .unwrap_or_else(|_| Memtable::new());
+        let mut memtable = rebuilt;
+        memtable.created = created;
+        memtable.bytes = bytes;
+        memtable
+    }
+
+    fn unfreeze_for_retry(&self, tenant: &str, memtable: Memtable) {
+        let mut state = self.lock();
+        if let Some(frozen) = state.tenants.get_mut(tenant).and_then(|t| t.frozen.as_mut()) {
+            frozen.memtable = Some(memtable);
+        }
+    }
+}
+
+/// Splits a memtable by hour bucket and writes one segment per bucket.
+fn write_memtable(
+    tenant: &str,
+    memtable: Memtable,
+    options: &SegmentOptions,
+    files: &SegmentFiles,
+) -> Result<Vec<SegmentRecord>, IndexError> {
+    let mut buckets: BTreeMap<i64, Vec<SegmentRow>> = BTreeMap::new();
+    for row in memtable.rows {
+        buckets.entry(hour_bucket(row.event.timestamp_ns)).or_default().push(row);
+    }
+    let mut records = Vec::with_capacity(buckets.len());
+    for (bucket, rows) in buckets {
+        let id = uuid::Uuid::now_v7().to_string();
+        let path = SegmentFiles::relative_path(tenant, bucket, &id);
+        let mut buffer = Vec::new();
+        let meta = write_segment(rows, options, &mut buffer)?;
+        let size = files.write_durably(&path, &buffer)?;
+        records.push(SegmentRecord {
+            id,
+            tenant: tenant.to_string(),
+            path,
+            hour_bucket_ns: bucket,
+            min_ts_ns: meta.min_timestamp_ns,
+            max_ts_ns: meta.max_timestamp_ns,
+            rows: meta.rows,
+            size_bytes: size,
+        });
+    }
+    Ok(records)
+}

@@ -1,0 +1,40 @@
+//! Datadog-shaped error responses.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// An error answer: `{"errors":[{"status":"400","title":"Bad Request","detail":"…"}]}`
+/// (the `HTTPLogErrors` shape of the logs intake).
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) detail: String,
+    pub(crate) headers: HeaderMap,
+    /// Label for `strata_ingest_rejections_total`.
+    pub(crate) reason: &'static str,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError { status, detail: detail.into(), headers: HeaderMap::new(), reason }
+    }
+
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl ToString) -> ApiError {
+        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let body = serde_json::json!({
+            "errors": [{"status": self.status.as_u16().to_string(), "title": title, "detail": self.detail}]
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}

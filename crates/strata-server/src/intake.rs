@@ -1,0 +1,286 @@
+//! HTTP routes: the Datadog logs intake, key validation, health and metrics.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use strata_ingest::{decode_logs, decompress, BodyFormat, Encoding, ErrorKind, IngestError, LogsRequest};
+use strata_metastore::KeyKind;
+use strata_wal::WalError;
+
+use crate::error::ApiError;
+use crate::state::{now_secs, AppState, Core};
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let timeout = Duration::from_secs_f64(state.config.limits.request_timeout_secs);
+    Router::new()
+        .route("/api/v2/logs", post(logs_v2))
+        .route("/v1/input", post(logs_v1))
+        .route("/v1/input/{key}", post(logs_v1_key))
+        .route("/api/v1/validate", get(validate))
+        .route("/health/live", get(|| async { Json(serde_json::json!({"status":"ok"})) }))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.core.get() {
+        Some(core) if core.wal.is_poisoned() => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status":"wal_poisoned"}))).into_response()
+        }
+        Some(_) => Json(serde_json::json!({"status":"ready"})).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status":"recovering"}))).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(core) = state.core.get() {
+        state.metrics.memtable_bytes.set(core.index.memtable_bytes() as i64);
+        state.metrics.memtable_events.set(core.index.memtable_events() as i64);
+    }
+    state.metrics.inflight_bytes.set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let route = "/api/v1/validate";
+    let response = match header(&headers, "dd-api-key") {
+        Some(key) if state.keyring().authenticate(key, KeyKind::Api).is_some() => {
+            Json(serde_json::json!({"valid": true})).into_response()
+        }
+        Some(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "invalid API key").into_response(),
+        None => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing DD-API-KEY header").into_response(),
+    };
+    state.metrics.requests.with_label_values(&[route, response.status().as_str()]).inc();
+    response
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+async fn logs_v2(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let key = header(&headers, "dd-api-key").map(str::to_string);
+    handle(state, "/api/v2/logs", key, params, headers, body, StatusCode::ACCEPTED).await
+}
+
+async fn logs_v1(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let key = header(&headers, "dd-api-key").map(str::to_string);
+    handle(state, "/v1/input", key, params, headers, body, StatusCode::OK).await
+}
+
+async fn logs_v1_key(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, "/v1/input/{key}", Some(key), params, headers, body, StatusCode::OK).await
+}
+
+async fn handle(
+    state: Arc<AppState>,
+    route: &'static str,
+    key: Option<String>,
+    params: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Body,
+    success: StatusCode,
+) -> Response {
+    let started = Instant::now();
+    let response = match ingest(&state, key, params, headers, body).await {
+        Ok(()) => (success, Json(serde_json::json!({}))).into_response(),
+        Err(error) => {
+            state.metrics.rejections.with_label_values(&[error.reason]).inc();
+            error.into_response()
+        }
+    };
+    state.metrics.requests.with_label_values(&[route, response.status().as_str()]).inc();
+    state.metrics.request_seconds.with_label_values(&[route]).observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Releases reserved in-flight bytes when dropped.
+struct Reservation<'a> {
+    state: &'a AppState,
+    bytes: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.state.inflight_bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+fn unavailable(reason: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason, detail).with_header("retry-after", 1)
+}
+
+fn ingest_error(error: IngestError) -> ApiError {
+    match error.kind {
+        ErrorKind::BadRequest => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", error.detail),
+        ErrorKind::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.detail),
+        ErrorKind::Unsupported => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported", error.detail),
+    }
+}
+
+async fn ingest(
+    state: &AppState,
+    key: Option<String>,
+    params: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(), ApiError> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing DD-API-KEY header"));
+    };
+    let Some(auth) = state.keyring().authenticate(&key, KeyKind::Api) else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "invalid or revoked API key"));
+    };
+    let Some(core) = state.core.get() else {
+        return Err(unavailable("recovering", "the server is recovering its write-ahead log; retry shortly"));
+    };
+    if core.wal.is_poisoned() {
+        return Err(unavailable("wal_poisoned", "the write-ahead log failed; writes are refused until restart"));
+    }
+    let format = BodyFormat::from_content_type(header(&headers, "content-type")).map_err(ingest_error)?;
+    let encoding = Encoding::parse(header(&headers, "content-encoding")).map_err(ingest_error)?;
+    let limits = &state.config.limits;
+    let max_request = limits.max_request_bytes;
+
+    // Back-pressure: reserve the worst case before reading the body.
+    let reserve = max_request.saturating_mul(2);
+    let used = state.inflight_bytes.fetch_add(reserve, Ordering::Relaxed) + core.index.memtable_bytes();
+    let _reservation = Reservation { state, bytes: reserve };
+    if used + reserve > limits.memory_budget_bytes {
+        core_wants_flush(state);
+        return Err(unavailable("memory", "ingest is over its memory budget; retry shortly"));
+    }
+
+    let wire = read_body(body, max_request).await?;
+    let wire_len = wire.len() as u64;
+    let request = LogsRequest {
+        format,
+        ddtags: params.get("ddtags").cloned(),
+        host: params.get("host").or_else(|| params.get("hostname")).cloned(),
+        service: params.get("service").cloned(),
+        ddsource: params.get("ddsource").cloned(),
+        now_ns: (now_secs() * 1e9) as i64,
+        max_log_bytes: limits.max_log_bytes as usize,
+        max_items: limits.max_batch_items as usize,
+    };
+    let tenant = auth.tenant.clone();
+    let decoded = tokio::task::spawn_blocking(move || {
+        let raw = decompress(&wire, encoding, max_request as usize)?;
+        let events = decode_logs(&raw, &request)?;
+        let payload = strata_types::batch::encode(&tenant, &events);
+        Ok::<_, IngestError>((raw.len() as u64, events, payload))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("decoder failed: {e}")))?;
+    let (raw_len, events, payload) = decoded.map_err(ingest_error)?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    check_quota(state, &auth.tenant, events.len() as u64, raw_len)?;
+    let count = events.len() as u64;
+    append(core, payload, auth.tenant.clone(), events).await?;
+    state.metrics.events_in.with_label_values(&["datadog_logs"]).inc_by(count);
+    state.metrics.bytes_in.with_label_values(&["datadog_logs"]).inc_by(raw_len);
+    state.metrics.wire_bytes_in.with_label_values(&["datadog_logs"]).inc_by(wire_len);
+    if core.index.needs_flush() {
+        core_wants_flush(state);
+    }
+    Ok(())
+}
+
+fn core_wants_flush(state: &AppState) {
+    state.flush_wanted.notify_one();
+}
+
+async fn append(core: &Core, payload: Vec<u8>, tenant: String, events: Vec<strata_types::Event>) -> Result<(), ApiError> {
+    match core.wal.append(payload, (tenant, events)).await {
+        Ok(_seq) => Ok(()),
+        Err(WalError::Poisoned) => Err(unavailable("wal_poisoned", "the write-ahead log failed; writes are refused until restart")),
+        Err(WalError::Closed) => Err(unavailable("shutting_down", "the server is shutting down")),
+        Err(error) => {
+            tracing::error!(%error, "WAL append failed");
+            Err(unavailable("wal_error", format!("write-ahead log error: {error}")))
+        }
+    }
+}
+
+/// Reads the body, refusing (413) once more than `limit` wire bytes arrive.
+async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(body, limit as usize);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body exceeds {limit} bytes"),
+        )),
+        Err(error) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("could not read body: {error}"))),
+    }
+}
+
+/// Takes tokens from the tenant's buckets or answers 429 with `X-Ratelimit-*`.
+fn check_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) -> Result<(), ApiError> {
+    let mut quotas = state.quotas.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(quota) = quotas.get_mut(tenant) else { return Ok(()) };
+    let now = now_secs();
+    let refused = |which: &str, wait: f64, limit: u64| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota",
+            format!("tenant {tenant} is over its ingest quota of {limit} {which} per second"),
+        )
+        .with_header("x-ratelimit-limit", limit)
+        .with_header("x-ratelimit-remaining", 0)
+        .with_header("x-ratelimit-reset", wait.ceil().max(1.0) as u64)
+        .with_header("x-ratelimit-period", 1)
+        .with_header("retry-after", wait.ceil().max(1.0) as u64)
+    };
+    if let Some(bucket) = quota.events.as_mut() {
+        if let Err(wait) = bucket.try_take(events, now) {
+            let limit = bucket.rate();
+            return Err(refused("events", wait, limit));
+        }
+    }
+    if let Some(bucket) = quota.bytes.as_mut() {
+        if let Err(wait) = bucket.try_take(bytes, now) {
+            let limit = bucket.rate();
+            if let Some(events_bucket) = quota.events.as_mut() {
+                events_bucket.give_back(events);
+            }
+            return Err(refused("bytes", wait, limit));
+        }
+    }
+    Ok(())
+}

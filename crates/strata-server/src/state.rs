@@ -1,0 +1,346 @@
+//! Process lifecycle: data directory, recovery, background tasks, shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use strata_config::Config;
+use strata_index::{Index, IndexConfig, SegmentFiles};
+use strata_ingest::TokenBucket;
+use strata_metastore::{KeyRing, Metastore, SqliteMetastore};
+use strata_segment::SegmentOptions;
+use strata_types::Event;
+use strata_wal::{Durability, GroupStats, Wal, WalConfig, WalOptions};
+use tokio::sync::Notify;
+
+use crate::bootstrap::bootstrap;
+use crate::metrics::Metrics;
+
+/// Fatal errors of `strata serve`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory cannot be used.
+    #[error("data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The metastore failed.
+    #[error(transparent)]
+    Metastore(#[from] strata_metastore::MetastoreError),
+    /// WAL recovery or the WAL failed.
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] strata_wal::WalError),
+    /// Binding or serving failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] strata_config::ConfigError),
+}
+
+/// A data directory held exclusively by this process (advisory lock on
+/// `DATA_DIR/strata.lock`, released when dropped or when the process dies).
+#[derive(Debug)]
+pub struct DataDir {
+    /// The directory.
+    pub path: PathBuf,
+    _lock: File,
+}
+
+impl DataDir {
+    /// The metastore file.
+    pub fn metastore_path(&self) -> PathBuf {
+        self.path.join("metastore.sqlite")
+    }
+    /// The WAL directory.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.path.join("wal")
+    }
+    /// The segment root.
+    pub fn segments_dir(&self) -> PathBuf {
+        self.path.join("segments")
+    }
+}
+
+/// Locks `path` (creating it when `create`), or fails clearly when another
+/// Strata process holds it.
+pub fn open_data_dir(path: &Path, create: bool) -> Result<DataDir, ServeError> {
+    let err = |reason: String| ServeError::DataDir { path: path.to_path_buf(), reason };
+    if create {
+        std::fs::create_dir_all(path).map_err(|e| err(format!("cannot create: {e}")))?;
+    } else if !path.is_dir() {
+        return Err(err("does not exist".into()));
+    }
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.join("strata.lock"))
+        .map_err(|e| err(format!("cannot open lock file: {e}")))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(DataDir { path: path.to_path_buf(), _lock: lock }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(err(
+            "is locked by a running strata process (stop it first, e.g. with SIGTERM)".into(),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock: {e}"))),
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub(crate) fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// A committed record's item: its tenant and events, applied to the memtable.
+pub(crate) type Committed = (String, Vec<Event>);
+
+/// Quota buckets of one tenant.
+#[derive(Debug)]
+pub(crate) struct TenantQuota {
+    pub(crate) events: Option<TokenBucket>,
+    pub(crate) bytes: Option<TokenBucket>,
+}
+
+/// What exists once recovery is done.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) wal: Wal<Committed>,
+    pub(crate) index: Arc<Index>,
+}
+
+/// Shared by every handler.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) core: OnceLock<Core>,
+    pub(crate) metastore: Arc<SqliteMetastore>,
+    pub(crate) keyring: RwLock<Arc<KeyRing>>,
+    pub(crate) quotas: Mutex<HashMap<String, TenantQuota>>,
+    pub(crate) inflight_bytes: AtomicU64,
+    pub(crate) metrics: Metrics,
+    pub(crate) flush_wanted: Notify,
+}
+
+impl AppState {
+    pub(crate) fn keyring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.keyring.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Reloads keys and quotas from the metastore (revocations and quota
+    /// changes made with `strata admin` take effect within a second).
+    async fn refresh(&self) -> Result<(), strata_metastore::MetastoreError> {
+        let keys = self.metastore.list_keys(None).await?;
+        *self.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(KeyRing::new(keys));
+        let tenants = self.metastore.list_tenants().await?;
+        let now = now_secs();
+        let mut quotas = self.quotas.lock().unwrap_or_else(|p| p.into_inner());
+        for tenant in tenants {
+            let entry = quotas.entry(tenant.id.clone()).or_insert(TenantQuota { events: None, bytes: None });
+            sync_bucket(&mut entry.events, tenant.quota.events_per_sec, now);
+            sync_bucket(&mut entry.bytes, tenant.quota.bytes_per_sec, now);
+        }
+        Ok(())
+    }
+}
+
+fn sync_bucket(bucket: &mut Option<TokenBucket>, rate: Option<u64>, now: f64) {
+    match (bucket.as_ref().map(TokenBucket::rate), rate) {
+        (current, Some(rate)) if current != Some(rate) => *bucket = Some(TokenBucket::new(rate, now)),
+        (_, None) => *bucket = None,
+        _ => {}
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Runs `strata serve` until `shutdown` resolves, then drains, flushes and returns.
+    pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let data_dir = open_data_dir(&config.data_dir, true)?;
+        let metastore = Arc::new(SqliteMetastore::open(&data_dir.metastore_path()).await?);
+        bootstrap(metastore.as_ref(), &data_dir.path, now_ms()).await?;
+        let state = Arc::new(AppState {
+            config: config.clone(),
+            core: OnceLock::new(),
+            metastore: Arc::clone(&metastore),
+            keyring: RwLock::new(Arc::new(KeyRing::default())),
+            quotas: Mutex::new(HashMap::new()),
+            inflight_bytes: AtomicU64::new(0),
+            metrics: Metrics::new(),
+            flush_wanted: Notify::new(),
+        });
+        state.refresh().await?;
+        let listener = tokio::net::TcpListener::bind(config.listen_addr()?).await?;
+        tracing::info!(addr = %listener.local_addr()?, data_dir = %data_dir.path.display(), "listening");
+        let app = crate::intake::router(Arc::clone(&state));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let http = tokio::spawn(async move {
+            let graceful = async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: draining in-flight requests");
+            };
+            axum::serve(listener, app).with_graceful_shutdown(graceful).await
+        });
+
+        let recovery_state = Arc::clone(&state);
+        let dirs = (data_dir.wal_dir(), data_dir.segments_dir());
+        let core = tokio::task::spawn_blocking(move || recover(&recovery_state, &dirs.0, &dirs.1))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+        let core = match core {
+            Ok(core) => core,
+            Err(error) => {
+                http.abort();
+                return Err(error);
+            }
+        };
+        let index = Arc::clone(&core.index);
+        let _ = state.core.set(core);
+        tracing::info!("ready");
+
+        let background = tokio::spawn(background_loop(Arc::clone(&state), stop_rx));
+        let served = http.await.map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+        let _ = stop_tx.send(true);
+        let _ = background.await;
+        served?;
+
+        tracing::info!("flushing memtables before exit");
+        let flushed = index.flush_due(true).await;
+        if let Err(error) = &flushed {
+            tracing::error!(%error, "final flush failed; unflushed events stay in the WAL and are recovered at next start");
+        }
+        if let Some(core) = state.core.get() {
+            if flushed.is_ok() {
+                core.wal.remove_through(index.safe_wal_seq())?;
+            }
+            core.wal.close()?;
+        }
+        metastore.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// WAL recovery: replays every record past its tenant's checkpoint into the
+/// memtables, removes orphan segment files, then starts the WAL writer.
+fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result<Core, ServeError> {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Handle::current();
+    let metastore = Arc::clone(&state.metastore);
+    let (checkpoints, segments) = runtime.block_on(async {
+        let checkpoints = metastore.checkpoints().await?;
+        let segments = metastore.list_segments(None, i64::MIN, i64::MAX).await?;
+        Ok::<_, ServeError>((checkpoints, segments))
+    })?;
+    let files = SegmentFiles::new(segments_dir.to_path_buf());
+    let known: HashSet<String> = segments.iter().map(|s| s.path.clone()).collect();
+    let orphans = files.remove_orphans(&known)?;
+    state.metrics.segments.set(segments.len() as i64);
+    state.metrics.segment_bytes.set(segments.iter().map(|s| s.size_bytes as i64).sum());
+    state.metrics.segment_events.set(segments.iter().map(|s| s.rows as i64).sum());
+
+    let config = &state.config;
+    let index = Arc::new(Index::new(
+        IndexConfig {
+            flush_bytes: config.memtable.flush_bytes,
+            max_age: Duration::from_secs_f64(config.memtable.max_age_secs),
+            pressure_bytes: config.limits.memory_budget_bytes / 2,
+            segment: SegmentOptions {
+                max_attribute_columns: config.segment.max_attribute_columns as usize,
+                row_group_rows: config.segment.row_group_rows as usize,
+                zstd_level: config.segment.zstd_level,
+            },
+            wal_dir: wal_dir.to_path_buf(),
+        },
+        Arc::clone(&metastore) as Arc<dyn Metastore>,
+        files,
+    ));
+    let commit_index = Arc::clone(&index);
+    let mut options = WalOptions::new(
+        WalConfig {
+            dir: wal_dir.to_path_buf(),
+            durability: match config.wal.durability {
+                strata_config::Durability::Fsync => Durability::Fsync,
+                strata_config::Durability::None => Durability::None,
+            },
+            max_file_bytes: config.wal.max_file_bytes,
+            max_group_bytes: config.wal.max_group_bytes as usize,
+        },
+        move |seq, (tenant, events): Committed| commit_index.apply(seq, &tenant, events),
+    );
+    let metrics = state.metrics.clone();
+    options.on_group = Some(Box::new(move |stats: &GroupStats| {
+        metrics.wal_sync_seconds.observe(stats.write_and_sync.as_secs_f64());
+        metrics.wal_group_records.observe(stats.records as f64);
+        metrics.wal_group_bytes.observe(stats.bytes as f64);
+    }));
+    let replay_index = Arc::clone(&index);
+    let mut replayed_events = 0u64;
+    let (wal, report) = Wal::open(options, |seq, payload| {
+        let batch = strata_types::batch::decode(payload)
+            .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
+        if seq <= checkpoints.get(&batch.tenant).copied().unwrap_or(0) {
+            return Ok(());
+        }
+        replayed_events += batch.events.len() as u64;
+        replay_index.apply(seq, &batch.tenant, batch.events);
+        Ok(())
+    })?;
+    tracing::info!(
+        records = report.records,
+        replayed_events,
+        truncated_bytes = report.truncated_bytes,
+        orphan_segments = orphans,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovery done"
+    );
+    Ok(Core { wal, index })
+}
+
+/// Flushes due memtables, truncates the WAL, refreshes keys and gauges.
+async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(core) = state.core.get() else { return };
+    let mut last_refresh = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = state.flush_wanted.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let started = Instant::now();
+        match core.index.flush_due(false).await {
+            Ok(stats) if stats.memtables > 0 => {
+                state.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
+                state.metrics.segments.add(stats.segments as i64);
+                state.metrics.segment_bytes.add(stats.bytes as i64);
+                state.metrics.segment_events.add(stats.events as i64);
+                if let Err(error) = core.wal.remove_through(core.index.safe_wal_seq()) {
+                    tracing::error!(%error, "WAL truncation failed");
+                }
+            }
+            Ok(_) => {}
+            Err(_) => state.metrics.flush_failures.inc(),
+        }
+        state.metrics.memtable_bytes.set(core.index.memtable_bytes() as i64);
+        state.metrics.memtable_events.set(core.index.memtable_events() as i64);
+        state.metrics.inflight_bytes.set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
+        if last_refresh.elapsed() >= Duration::from_secs(1) {
+            last_refresh = Instant::now();
+            if let Err(error) = state.refresh().await {
+                tracing::warn!(%error, "key and quota refresh failed");
+            }
+        }
+    }
+}
