@@ -168,6 +168,12 @@ fn decode_lines(body: &[u8], request: &LogsRequest, request_tags: &[String]) -> 
 }
 
 fn normalize(map: Map<String, Value>, request: &LogsRequest, request_tags: &[String]) -> Result<Event, IngestError> {
+    // These Datadog fields are strings; an object would silently flatten away.
+    for key in ["ddtags", "ddsource", "hostname", "service"] {
+        if let Some(Value::Object(_)) = map.get(key) {
+            return Err(IngestError::bad(format!("{key} must be a string, got an object")));
+        }
+    }
     let mut flat: Vec<(String, Value)> = Vec::with_capacity(map.len() + 8);
     flatten(String::new(), map, &mut flat);
 

@@ -1,0 +1,150 @@
+//! Helpers for integration tests that drive the real `strata` binary.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
+
+pub struct Keys {
+    pub api_key: String,
+    pub app_key: String,
+}
+
+/// A running `strata serve`.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub data_dir: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_on(data_dir, free_port(), extra)
+    }
+
+    pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> Server {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("STRATA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("STRATA_") && key != "STRATA_LOG" {
+                command.env_remove(key);
+            }
+        }
+        let child = command.spawn().expect("spawn strata serve");
+        let server = Server { child, port, data_dir: data_dir.to_path_buf() };
+        server.wait_ready();
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = ureq::get(&self.url("/health/ready")).timeout(Duration::from_secs(1)).call() {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server on port {} did not become ready", self.port);
+    }
+
+    pub fn keys(&self) -> Keys {
+        let text = std::fs::read_to_string(self.data_dir.join("bootstrap-keys.json")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        Keys {
+            api_key: value["api_key"].as_str().unwrap().to_string(),
+            app_key: value["app_key"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status and stderr.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id() as i32;
+        // SAFETY-free: libc::kill is a plain syscall wrapper.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap();
+        }
+        (status, stderr)
+    }
+}
+
+/// Posts a body; returns (status, body text, headers we care about).
+pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, ureq::Response) {
+    let mut request = ureq::post(url).timeout(Duration::from_secs(30));
+    for (k, v) in headers {
+        request = request.set(k, v);
+    }
+    match request.send_bytes(body) {
+        Ok(response) => {
+            let status = response.status();
+            let text = response.into_string().unwrap_or_default();
+            (status, text, ureq::Response::new(status, "OK", "").unwrap())
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let copy = clone_headers(status, &response);
+            let text = response.into_string().unwrap_or_default();
+            (status, text, copy)
+        }
+        Err(error) => (0, error.to_string(), ureq::Response::new(599, "transport", "").unwrap()),
+    }
+}
+
+fn clone_headers(status: u16, response: &ureq::Response) -> ureq::Response {
+    let mut raw = format!("HTTP/1.1 {status} X\r\n");
+    for name in response.headers_names() {
+        if let Some(value) = response.header(&name) {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    raw.push_str("\r\n");
+    raw.parse().unwrap_or_else(|_| ureq::Response::new(status, "X", "").unwrap())
+}
+
+pub fn post_logs(server: &Server, key: &str, body: &str) -> u16 {
+    post(&server.url("/api/v2/logs"), &[("DD-API-KEY", key), ("Content-Type", "application/json")], body.as_bytes()).0
+}
+
+/// Runs `strata admin …` to completion.
+pub fn admin(args: &[&str]) -> Output {
+    Command::new(BIN).arg("admin").args(args).env_remove("STRATA_DATA_DIR").output().expect("run strata admin")
+}
+
+/// Exports a tenant; panics if the export fails.
+pub fn export(data_dir: &Path, tenant: &str) -> Vec<serde_json::Value> {
+    let output = admin(&["export", "--data-dir", data_dir.to_str().unwrap(), "--tenant", tenant]);
+    assert!(output.status.success(), "export failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("corrupt export line {line:?}: {e}")))
+        .collect()
+}
