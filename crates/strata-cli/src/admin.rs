@@ -110,12 +110,18 @@ pub(crate) enum QuotaCommand {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 async fn open(dir: &DataDirArg) -> anyhow::Result<SqliteMetastore> {
     if !dir.data_dir.is_dir() {
-        bail!("data directory {} does not exist (start `strata serve` once to create it)", dir.data_dir.display());
+        bail!(
+            "data directory {} does not exist (start `strata serve` once to create it)",
+            dir.data_dir.display()
+        );
     }
     Ok(SqliteMetastore::open(&dir.data_dir.join("metastore.sqlite")).await?)
 }
@@ -132,7 +138,12 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<()> {
             println!("{:<24} {:>16} {:>16}", "TENANT", "EVENTS/S", "BYTES/S");
             let fmt = |v: Option<u64>| v.map_or("unlimited".to_string(), |v| v.to_string());
             for tenant in store.list_tenants().await? {
-                println!("{:<24} {:>16} {:>16}", tenant.id, fmt(tenant.quota.events_per_sec), fmt(tenant.quota.bytes_per_sec));
+                println!(
+                    "{:<24} {:>16} {:>16}",
+                    tenant.id,
+                    fmt(tenant.quota.events_per_sec),
+                    fmt(tenant.quota.bytes_per_sec)
+                );
             }
         }
         AdminCommand::Key(KeyCommand::Create { dir, tenant, kind }) => {
@@ -140,14 +151,29 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<()> {
             let kind = KeyKind::parse(&kind).context("--kind must be api or app")?;
             let (info, secret) = store.create_key(&tenant, kind, now_ms()).await?;
             println!("{secret}");
-            eprintln!("created {} key {} for tenant {} (the secret above is shown once)", kind.as_str(), info.id, tenant);
+            eprintln!(
+                "created {} key {} for tenant {} (the secret above is shown once)",
+                kind.as_str(),
+                info.id,
+                tenant
+            );
         }
         AdminCommand::Key(KeyCommand::List { dir, tenant }) => {
             let store = open(&dir).await?;
             println!("{:<10} {:<24} {:<5} {:<8}", "ID", "TENANT", "KIND", "STATE");
             for key in store.list_keys(tenant.as_deref()).await? {
-                let state = if key.revoked_at_ms.is_some() { "revoked" } else { "active" };
-                println!("{:<10} {:<24} {:<5} {:<8}", key.id, key.tenant, key.kind.as_str(), state);
+                let state = if key.revoked_at_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<10} {:<24} {:<5} {:<8}",
+                    key.id,
+                    key.tenant,
+                    key.kind.as_str(),
+                    state
+                );
             }
         }
         AdminCommand::Key(KeyCommand::Revoke { dir, id }) => {
@@ -155,32 +181,66 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<()> {
             store.revoke_key(&id, now_ms()).await?;
             println!("revoked key {id}");
         }
-        AdminCommand::Quota(QuotaCommand::Set { dir, tenant, events_per_sec, bytes_per_sec }) => {
+        AdminCommand::Quota(QuotaCommand::Set {
+            dir,
+            tenant,
+            events_per_sec,
+            bytes_per_sec,
+        }) => {
             let store = open(&dir).await?;
             let quota = Quota {
                 events_per_sec: events_per_sec.filter(|v| *v > 0),
                 bytes_per_sec: bytes_per_sec.filter(|v| *v > 0),
             };
             store.set_quota(&tenant, quota).await?;
-            println!("quota for {tenant}: events/s {:?}, bytes/s {:?}", quota.events_per_sec, quota.bytes_per_sec);
+            println!(
+                "quota for {tenant}: events/s {:?}, bytes/s {:?}",
+                quota.events_per_sec, quota.bytes_per_sec
+            );
         }
-        AdminCommand::Export { dir, tenant, from, to } => export(&dir.data_dir, &tenant, from, to).await?,
+        AdminCommand::Export {
+            dir,
+            tenant,
+            from,
+            to,
+        } => export(&dir.data_dir, &tenant, from, to).await?,
     }
     Ok(())
 }
 
-async fn export(data_dir: &Path, tenant: &str, from: Option<String>, to: Option<String>) -> anyhow::Result<()> {
+async fn export(
+    data_dir: &Path,
+    tenant: &str,
+    from: Option<String>,
+    to: Option<String>,
+) -> anyhow::Result<()> {
     let now_ns = now_ms() * 1_000_000;
-    let from_ns = from.as_deref().map(|s| parse_time(s, now_ns)).transpose()?.unwrap_or(i64::MIN);
-    let to_ns = to.as_deref().map(|s| parse_time(s, now_ns)).transpose()?.unwrap_or(i64::MAX);
+    let from_ns = from
+        .as_deref()
+        .map(|s| parse_time(s, now_ns))
+        .transpose()?
+        .unwrap_or(i64::MIN);
+    let to_ns = to
+        .as_deref()
+        .map(|s| parse_time(s, now_ns))
+        .transpose()?
+        .unwrap_or(i64::MAX);
     let locked = strata_server::open_data_dir(data_dir, false)?;
     let store = SqliteMetastore::open(&locked.metastore_path()).await?;
     if !store.list_tenants().await?.iter().any(|t| t.id == tenant) {
         bail!("tenant {tenant} does not exist");
     }
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
-    let stats =
-        strata_index::export(&store, &locked.segments_dir(), &locked.wal_dir(), tenant, from_ns, to_ns, &mut out).await?;
+    let stats = strata_index::export(
+        &store,
+        &locked.segments_dir(),
+        &locked.wal_dir(),
+        tenant,
+        from_ns,
+        to_ns,
+        &mut out,
+    )
+    .await?;
     eprintln!(
         "exported {} events ({} from {} segments, {} from the WAL)",
         stats.segment_events + stats.wal_events,
@@ -204,7 +264,9 @@ fn parse_time(raw: &str, now_ns: i64) -> anyhow::Result<i64> {
             _ => bail!("invalid time {raw:?}: expected now-15m, now-1h, …"),
         };
         let (digits, unit) = amount.split_at(amount.len().saturating_sub(1));
-        let n: i64 = digits.parse().with_context(|| format!("invalid time {raw:?}"))?;
+        let n: i64 = digits
+            .parse()
+            .with_context(|| format!("invalid time {raw:?}"))?;
         let unit_ns: i64 = match unit {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
@@ -229,8 +291,14 @@ mod tests {
         assert_eq!(parse_time("now", now).unwrap(), now);
         assert_eq!(parse_time("now-15m", now).unwrap(), now - 900_000_000_000);
         assert_eq!(parse_time("now-1h", now).unwrap(), now - 3_600_000_000_000);
-        assert_eq!(parse_time("1700000000000", now).unwrap(), 1_700_000_000_000_000_000);
-        assert_eq!(parse_time("2023-11-14T22:13:20Z", now).unwrap(), 1_700_000_000_000_000_000);
+        assert_eq!(
+            parse_time("1700000000000", now).unwrap(),
+            1_700_000_000_000_000_000
+        );
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z", now).unwrap(),
+            1_700_000_000_000_000_000
+        );
         assert!(parse_time("now-1y", now).is_err());
         assert!(parse_time("soon", now).is_err());
     }

@@ -87,7 +87,9 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 fn init_tracing(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -96,13 +98,19 @@ fn init_tracing(format: LogFormat, level: &str) {
 
 fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
     let file = match &args.config {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
         None => None,
     };
-    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "STRATA_LOG").collect();
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k != "STRATA_LOG")
+        .collect();
     let mut overrides = Vec::new();
     for item in &args.set {
-        let (key, value) = item.split_once('=').with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
+        let (key, value) = item
+            .split_once('=')
+            .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
         overrides.push((key.trim().to_string(), value.trim().to_string()));
     }
     if let Some(dir) = &args.data_dir {

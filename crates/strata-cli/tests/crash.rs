@@ -23,11 +23,17 @@ fn kill_9_never_loses_or_duplicates_acknowledged_events() {
     // Small memtables and WAL files so flushes, segment registration and WAL
     // truncation all happen while the process is being killed.
     let settings = [
-        "--set", "memtable.flush_bytes=200000",
-        "--set", "memtable.max_age_secs=0.3",
-        "--set", "wal.max_file_bytes=100000",
+        "--set",
+        "memtable.flush_bytes=200000",
+        "--set",
+        "memtable.max_age_secs=0.3",
+        "--set",
+        "wal.max_file_bytes=100000",
     ];
-    let seed: u64 = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand::random());
+    let seed: u64 = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     eprintln!("crash test seed {seed} (rerun with CRASH_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let acked: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
@@ -75,7 +81,10 @@ fn kill_9_never_loses_or_duplicates_acknowledged_events() {
 
     // One clean start so recovery runs after the last kill, then a clean stop.
     let server = Server::start(&data_dir, &settings);
-    assert_eq!(post_logs(&server, &server.keys().api_key, r#"[{"message":"final"}]"#), 202);
+    assert_eq!(
+        post_logs(&server, &server.keys().api_key, r#"[{"message":"final"}]"#),
+        202
+    );
     let (status, stderr) = server.terminate();
     assert!(status.success(), "graceful stop failed: {stderr}");
 
@@ -83,28 +92,65 @@ fn kill_9_never_loses_or_duplicates_acknowledged_events() {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut ids: HashSet<String> = HashSet::new();
     for line in &lines {
-        let message = line["message"].as_str().expect("every line has a message").to_string();
-        let id = line["id"].as_str().expect("every line has an id").to_string();
+        let message = line["message"]
+            .as_str()
+            .expect("every line has a message")
+            .to_string();
+        let id = line["id"]
+            .as_str()
+            .expect("every line has an id")
+            .to_string();
         assert!(ids.insert(id.clone()), "event id {id} exported twice");
         *seen.entry(message).or_default() += 1;
     }
     let acked = acked.lock().unwrap();
-    assert!(acked.len() > 1000, "too few acknowledged events ({}) to mean anything", acked.len());
-    let missing: Vec<&String> = acked.iter().filter(|id| !seen.contains_key(*id)).take(10).collect();
-    assert!(missing.is_empty(), "acknowledged events lost: {missing:?} (of {})", acked.len());
-    let duplicated: Vec<(&String, &usize)> = seen.iter().filter(|(_, n)| **n > 1).take(10).collect();
-    assert!(duplicated.is_empty(), "events exported more than once: {duplicated:?}");
+    assert!(
+        acked.len() > 1000,
+        "too few acknowledged events ({}) to mean anything",
+        acked.len()
+    );
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| !seen.contains_key(*id))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged events lost: {missing:?} (of {})",
+        acked.len()
+    );
+    let duplicated: Vec<(&String, &usize)> =
+        seen.iter().filter(|(_, n)| **n > 1).take(10).collect();
+    assert!(
+        duplicated.is_empty(),
+        "events exported more than once: {duplicated:?}"
+    );
     assert_eq!(seen.get("final"), Some(&1));
-    eprintln!("sent {sent_total}, acked {}, exported {}", acked.len(), lines.len());
+    eprintln!(
+        "sent {sent_total}, acked {}, exported {}",
+        acked.len(),
+        lines.len()
+    );
     // The cycles must have exercised flushes: some events came from segments.
     let segments = walk_files(&data_dir.join("segments"));
-    assert!(segments > 0, "no segment was ever flushed: the test did not exercise flush + checkpoint");
+    assert!(
+        segments > 0,
+        "no segment was ever flushed: the test did not exercise flush + checkpoint"
+    );
 }
 
 fn walk_files(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
-        .map(|e| if e.path().is_dir() { walk_files(&e.path()) } else { 1 })
+        .map(|e| {
+            if e.path().is_dir() {
+                walk_files(&e.path())
+            } else {
+                1
+            }
+        })
         .sum()
 }

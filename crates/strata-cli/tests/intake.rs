@@ -5,6 +5,11 @@
 
 mod common;
 
+/// (name, headers, body, expected status)
+type GoodCase<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, u16);
+/// (name, headers, body, expected status, expected text in the detail)
+type BadCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+
 use std::io::Write;
 
 use common::{export, post, Server};
@@ -34,16 +39,61 @@ fn every_body_shape_and_encoding_is_stored() {
     let key = server.keys().api_key;
     let json = |m: &str| format!(r#"[{{"message":"{m}","ddtags":"env:prod"}}]"#).into_bytes();
     let v2 = server.url("/api/v2/logs?ddtags=team:a&service=qsvc&host=qhost&ddsource=qsrc");
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>, u16)> = vec![
-        ("identity", vec![("Content-Type", "application/json".into())], json("identity"), 202),
-        ("gzip", vec![("Content-Encoding", "gzip".into())], gzip(&json("gzip")), 202),
-        ("deflate", vec![("Content-Encoding", "deflate".into())], zlib(&json("deflate")), 202),
-        ("raw-deflate", vec![("Content-Encoding", "deflate".into())], raw_deflate(&json("raw-deflate")), 202),
-        ("zstd", vec![("Content-Encoding", "zstd".into())], zstd::encode_all(&json("zstd")[..], 3).unwrap(), 202),
-        ("object", vec![("Content-Type", "application/json".into())], br#"{"message":"object"}"#.to_vec(), 202),
-        ("simple", vec![("Content-Type", "application/json;simple".into())], br#"{"message":"simple"}"#.to_vec(), 202),
-        ("text", vec![("Content-Type", "text/plain".into())], b"text-1\ntext-2\n".to_vec(), 202),
-        ("logplex", vec![("Content-Type", "application/logplex-1".into())], b"logplex-1".to_vec(), 202),
+    let cases: Vec<GoodCase> = vec![
+        (
+            "identity",
+            vec![("Content-Type", "application/json".into())],
+            json("identity"),
+            202,
+        ),
+        (
+            "gzip",
+            vec![("Content-Encoding", "gzip".into())],
+            gzip(&json("gzip")),
+            202,
+        ),
+        (
+            "deflate",
+            vec![("Content-Encoding", "deflate".into())],
+            zlib(&json("deflate")),
+            202,
+        ),
+        (
+            "raw-deflate",
+            vec![("Content-Encoding", "deflate".into())],
+            raw_deflate(&json("raw-deflate")),
+            202,
+        ),
+        (
+            "zstd",
+            vec![("Content-Encoding", "zstd".into())],
+            zstd::encode_all(&json("zstd")[..], 3).unwrap(),
+            202,
+        ),
+        (
+            "object",
+            vec![("Content-Type", "application/json".into())],
+            br#"{"message":"object"}"#.to_vec(),
+            202,
+        ),
+        (
+            "simple",
+            vec![("Content-Type", "application/json;simple".into())],
+            br#"{"message":"simple"}"#.to_vec(),
+            202,
+        ),
+        (
+            "text",
+            vec![("Content-Type", "text/plain".into())],
+            b"text-1\ntext-2\n".to_vec(),
+            202,
+        ),
+        (
+            "logplex",
+            vec![("Content-Type", "application/logplex-1".into())],
+            b"logplex-1".to_vec(),
+            202,
+        ),
     ];
     for (name, headers, body, want) in &cases {
         let mut all: Vec<(&str, &str)> = vec![("DD-API-KEY", key.as_str())];
@@ -53,22 +103,50 @@ fn every_body_shape_and_encoding_is_stored() {
         assert_eq!(text, "{}", "{name}");
     }
     // Legacy endpoints: key in a header or in the path; 200 {}.
-    let (status, text, _) = post(&server.url("/v1/input"), &[("DD-API-KEY", &key)], br#"[{"message":"v1-header"}]"#);
+    let (status, text, _) = post(
+        &server.url("/v1/input"),
+        &[("DD-API-KEY", &key)],
+        br#"[{"message":"v1-header"}]"#,
+    );
     assert_eq!((status, text.as_str()), (200, "{}"));
-    let (status, _, _) = post(&server.url(&format!("/v1/input/{key}")), &[], br#"[{"message":"v1-path"}]"#);
+    let (status, _, _) = post(
+        &server.url(&format!("/v1/input/{key}")),
+        &[],
+        br#"[{"message":"v1-path"}]"#,
+    );
     assert_eq!(status, 200);
-    let validate = ureq::get(&server.url("/api/v1/validate")).set("DD-API-KEY", &key).call().unwrap();
+    let validate = ureq::get(&server.url("/api/v1/validate"))
+        .set("DD-API-KEY", &key)
+        .call()
+        .unwrap();
     assert_eq!(validate.into_string().unwrap(), r#"{"valid":true}"#);
 
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
     let lines = export(dir.path(), "default");
-    let messages: Vec<&str> = lines.iter().map(|l| l["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
     for want in [
-        "identity", "gzip", "deflate", "raw-deflate", "zstd", "object", "simple", "text-1", "text-2", "logplex-1",
-        "v1-header", "v1-path",
+        "identity",
+        "gzip",
+        "deflate",
+        "raw-deflate",
+        "zstd",
+        "object",
+        "simple",
+        "text-1",
+        "text-2",
+        "logplex-1",
+        "v1-header",
+        "v1-path",
     ] {
-        assert_eq!(messages.iter().filter(|m| **m == want).count(), 1, "{want} in {messages:?}");
+        assert_eq!(
+            messages.iter().filter(|m| **m == want).count(),
+            1,
+            "{want} in {messages:?}"
+        );
     }
     let text = lines.iter().find(|l| l["message"] == "text-1").unwrap();
     assert_eq!(text["service"], "qsvc");
@@ -77,7 +155,10 @@ fn every_body_shape_and_encoding_is_stored() {
     assert_eq!(text["tags"], serde_json::json!(["team:a"]));
     let gz = lines.iter().find(|l| l["message"] == "gzip").unwrap();
     assert_eq!(gz["tags"], serde_json::json!(["env:prod", "team:a"]));
-    assert_eq!(gz["service"], "qsvc", "query parameters are defaults for JSON items");
+    assert_eq!(
+        gz["service"], "qsvc",
+        "query parameters are defaults for JSON items"
+    );
 }
 
 #[test]
@@ -86,14 +167,24 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     let server = Server::start(dir.path(), &["--set", "limits.max_request_bytes=5000000"]);
     let key = server.keys().api_key;
     let url = server.url("/api/v2/logs");
-    let big_message = format!(r#"[{{"message":"bad-oversize-log {}"}}]"#, "x".repeat(1_100_000));
-    let oversize_body = format!(r#"[{{"message":"bad-oversize-body","pad":"{}"}}]"#, "y".repeat(5_100_000));
+    let big_message = format!(
+        r#"[{{"message":"bad-oversize-log {}"}}]"#,
+        "x".repeat(1_100_000)
+    );
+    let oversize_body = format!(
+        r#"[{{"message":"bad-oversize-body","pad":"{}"}}]"#,
+        "y".repeat(5_100_000)
+    );
     let array_1001 = format!("[{}]", vec![r#"{"message":"bad-1001"}"#; 1001].join(","));
-    let deep = format!(r#"[{{"message":"bad-deep","a":{}1{}}}]"#, "[".repeat(500), "]".repeat(500));
+    let deep = format!(
+        r#"[{{"message":"bad-deep","a":{}1{}}}]"#,
+        "[".repeat(500),
+        "]".repeat(500)
+    );
     let bomb = gzip(&vec![b' '; 20_000_000]);
     let json = ("Content-Type", "application/json");
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         ("malformed json", vec![json], br#"[{"message":"bad-malformed""#.to_vec(), 400, "invalid JSON"),
         ("wrong item type", vec![json], br#"["bad-string-item"]"#.to_vec(), 400, "item 0"),
         ("wrong field type", vec![json], br#"[{"message":"bad-ddtags","ddtags":{"a":1}}]"#.to_vec(), 400, "ddtags"),
@@ -114,10 +205,14 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
         headers.push(("DD-API-KEY", &key));
         let (status, text, _) = post(&url, &headers, &body);
         assert_eq!(status, want, "{name}: {text}");
-        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not JSON {text:?}: {e}"));
+        let parsed: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name}: not JSON {text:?}: {e}"));
         let error = &parsed["errors"][0];
         assert_eq!(error["status"], want.to_string(), "{name}: {text}");
-        assert!(error["detail"].as_str().unwrap().contains(detail), "{name}: {text} lacks {detail}");
+        assert!(
+            error["detail"].as_str().unwrap().contains(detail),
+            "{name}: {text} lacks {detail}"
+        );
     }
 
     // Auth failures.
@@ -125,7 +220,11 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     let (status, text, _) = post(&url, &[json], body);
     assert_eq!(status, 401, "{text}");
     assert!(text.contains("missing DD-API-KEY"));
-    let (status, _, _) = post(&url, &[json, ("DD-API-KEY", "0123456789abcdef0123456789abcdef")], body);
+    let (status, _, _) = post(
+        &url,
+        &[json, ("DD-API-KEY", "0123456789abcdef0123456789abcdef")],
+        body,
+    );
     assert_eq!(status, 403);
     let (status, _, _) = post(&server.url("/v1/input/notakey"), &[json], body);
     assert_eq!(status, 403);
@@ -134,30 +233,67 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     assert_eq!(status, 403, "an application key cannot ingest");
 
     // A revoked key stops working while the server runs.
-    let created = common::admin(&["key", "create", "--data-dir", dir.path().to_str().unwrap(), "--tenant", "default", "--kind", "api"]);
+    let created = common::admin(&[
+        "key",
+        "create",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--tenant",
+        "default",
+        "--kind",
+        "api",
+    ]);
     assert!(created.status.success());
-    let new_key = String::from_utf8(created.stdout).unwrap().trim().to_string();
+    let new_key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
     wait_for_status(&url, &new_key, 202);
-    let revoked = common::admin(&["key", "revoke", "--data-dir", dir.path().to_str().unwrap(), &new_key[..8]]);
-    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    let revoked = common::admin(&[
+        "key",
+        "revoke",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        &new_key[..8],
+    ]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
     wait_for_status(&url, &new_key, 403);
 
     // A log over the per-log limit is truncated, not rejected.
     let (status, _, _) = post(&url, &[json, ("DD-API-KEY", &key)], big_message.as_bytes());
     assert_eq!(status, 202);
     // The server keeps serving.
-    let (status, _, _) = post(&url, &[json, ("DD-API-KEY", &key)], br#"[{"message":"good-after"}]"#);
+    let (status, _, _) = post(
+        &url,
+        &[json, ("DD-API-KEY", &key)],
+        br#"[{"message":"good-after"}]"#,
+    );
     assert_eq!(status, 202);
 
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let lines = export(dir.path(), "default");
-    let messages: Vec<String> = lines.iter().map(|l| l["message"].as_str().unwrap().to_string()).collect();
-    let stored_bad: Vec<&String> =
-        messages.iter().filter(|m| m.starts_with("bad-") && !m.starts_with("bad-oversize-log")).collect();
-    assert!(stored_bad.is_empty(), "rejected requests were stored: {stored_bad:?}");
-    let truncated = messages.iter().find(|m| m.starts_with("bad-oversize-log")).expect("oversize log stored");
+    let messages: Vec<String> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_string())
+        .collect();
+    let stored_bad: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.starts_with("bad-") && !m.starts_with("bad-oversize-log"))
+        .collect();
+    assert!(
+        stored_bad.is_empty(),
+        "rejected requests were stored: {stored_bad:?}"
+    );
+    let truncated = messages
+        .iter()
+        .find(|m| m.starts_with("bad-oversize-log"))
+        .expect("oversize log stored");
     assert_eq!(truncated.len(), 1_000_000);
     assert!(messages.iter().any(|m| m == "good-after"));
 }
@@ -170,7 +306,10 @@ fn wait_for_status(url: &str, key: &str, want: u16) {
         if status == want {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "status stayed {status}, wanted {want}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status stayed {status}, wanted {want}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

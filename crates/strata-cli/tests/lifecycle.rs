@@ -19,15 +19,39 @@ fn bootstrap_health_metrics_and_graceful_stop() {
     let keys_file = dir.path().join("bootstrap-keys.json");
     let mode = std::fs::metadata(&keys_file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let keys: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys_file).unwrap()).unwrap();
+    let keys: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keys_file).unwrap()).unwrap();
     assert_eq!(keys["tenant"], "default");
     assert_eq!(keys["api_key"].as_str().unwrap().len(), 32);
     assert_eq!(keys["app_key"].as_str().unwrap().len(), 40);
 
-    assert_eq!(ureq::get(&server.url("/health/live")).call().unwrap().status(), 200);
-    assert_eq!(ureq::get(&server.url("/health/ready")).call().unwrap().status(), 200);
-    assert_eq!(post_logs(&server, &server.keys().api_key, r#"[{"message":"m1"},{"message":"m2"}]"#), 202);
-    let metrics = ureq::get(&server.url("/metrics")).call().unwrap().into_string().unwrap();
+    assert_eq!(
+        ureq::get(&server.url("/health/live"))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        ureq::get(&server.url("/health/ready"))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post_logs(
+            &server,
+            &server.keys().api_key,
+            r#"[{"message":"m1"},{"message":"m2"}]"#
+        ),
+        202
+    );
+    let metrics = ureq::get(&server.url("/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
     for name in [
         "strata_http_requests_total{route=\"/api/v2/logs\",status=\"202\"} 1",
         "strata_ingest_events_total{source=\"datadog_logs\"} 2",
@@ -51,7 +75,10 @@ fn bootstrap_health_metrics_and_graceful_stop() {
     // The graceful stop flushed: the events are in a segment, not only in the WAL.
     let output = admin(&["export", "--data-dir", &dir_arg(dir.path())]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("2 from 1 segments, 0 from the WAL"), "{stderr}");
+    assert!(
+        stderr.contains("2 from 1 segments, 0 from the WAL"),
+        "{stderr}"
+    );
 
     // A restart does not create new keys.
     let again = Server::start(dir.path(), &[]);
@@ -65,13 +92,27 @@ fn config_is_strict() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("strata.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\n[wal]\nfsink = true\n").unwrap();
-    let out = Command::new(BIN).args(["serve", "--config", config.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fsink"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(BIN).args(["serve"]).env("STRATA_WAL_DURABLE", "none").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("fsink"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(BIN)
+        .args(["serve"])
+        .env("STRATA_WAL_DURABLE", "none")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("STRATA_WAL_DURABILITY"));
-    let out = Command::new(BIN).args(["serve", "--set", "nope=1"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--set", "nope=1"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 
@@ -80,24 +121,74 @@ fn tenants_are_isolated_and_quotas_answer_429() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let d = dir_arg(dir.path());
-    assert!(admin(&["tenant", "create", "--data-dir", &d, "acme"]).status.success());
-    assert!(!admin(&["tenant", "create", "--data-dir", &d, "acme"]).status.success(), "duplicate tenant");
-    assert!(!admin(&["tenant", "create", "--data-dir", &d, "Bad/Name"]).status.success());
+    assert!(admin(&["tenant", "create", "--data-dir", &d, "acme"])
+        .status
+        .success());
+    assert!(
+        !admin(&["tenant", "create", "--data-dir", &d, "acme"])
+            .status
+            .success(),
+        "duplicate tenant"
+    );
+    assert!(!admin(&["tenant", "create", "--data-dir", &d, "Bad/Name"])
+        .status
+        .success());
     let listed = String::from_utf8(admin(&["tenant", "list", "--data-dir", &d]).stdout).unwrap();
-    assert!(listed.contains("acme") && listed.contains("default"), "{listed}");
-    let created = admin(&["key", "create", "--data-dir", &d, "--tenant", "acme", "--kind", "api"]);
-    let acme_key = String::from_utf8(created.stdout).unwrap().trim().to_string();
+    assert!(
+        listed.contains("acme") && listed.contains("default"),
+        "{listed}"
+    );
+    let created = admin(&[
+        "key",
+        "create",
+        "--data-dir",
+        &d,
+        "--tenant",
+        "acme",
+        "--kind",
+        "api",
+    ]);
+    let acme_key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
     assert_eq!(acme_key.len(), 32);
-    let keys = String::from_utf8(admin(&["key", "list", "--data-dir", &d, "--tenant", "acme"]).stdout).unwrap();
-    assert!(keys.contains(&acme_key[..8]) && !keys.contains(&acme_key), "list shows ids, never secrets: {keys}");
+    let keys =
+        String::from_utf8(admin(&["key", "list", "--data-dir", &d, "--tenant", "acme"]).stdout)
+            .unwrap();
+    assert!(
+        keys.contains(&acme_key[..8]) && !keys.contains(&acme_key),
+        "list shows ids, never secrets: {keys}"
+    );
 
     let url = server.url("/api/v2/logs");
     wait_for(&url, &acme_key, 202);
-    assert_eq!(post_logs(&server, &acme_key, r#"[{"message":"acme-secret"}]"#), 202);
-    assert_eq!(post_logs(&server, &server.keys().api_key, r#"[{"message":"default-event"}]"#), 202);
+    assert_eq!(
+        post_logs(&server, &acme_key, r#"[{"message":"acme-secret"}]"#),
+        202
+    );
+    assert_eq!(
+        post_logs(
+            &server,
+            &server.keys().api_key,
+            r#"[{"message":"default-event"}]"#
+        ),
+        202
+    );
 
     // Quota: 100 events/s for acme; a burst goes over and gets 429 with rate-limit headers.
-    assert!(admin(&["quota", "set", "--data-dir", &d, "--tenant", "acme", "--events-per-sec", "100"]).status.success());
+    assert!(admin(&[
+        "quota",
+        "set",
+        "--data-dir",
+        &d,
+        "--tenant",
+        "acme",
+        "--events-per-sec",
+        "100"
+    ])
+    .status
+    .success());
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let batch = format!("[{}]", vec![r#"{"message":"acme-burst"}"#; 80].join(","));
     let mut saw_429 = false;
@@ -123,8 +214,12 @@ fn tenants_are_isolated_and_quotas_answer_429() {
     let default = export(dir.path(), "default");
     assert!(acme.iter().any(|l| l["message"] == "acme-secret"));
     assert!(acme.iter().all(|l| l["message"] != "default-event"));
-    assert!(default.iter().all(|l| l["message"] != "acme-secret" && l["message"] != "acme-burst"));
-    assert!(!admin(&["export", "--data-dir", &d, "--tenant", "nobody"]).status.success());
+    assert!(default
+        .iter()
+        .all(|l| l["message"] != "acme-secret" && l["message"] != "acme-burst"));
+    assert!(!admin(&["export", "--data-dir", &d, "--tenant", "nobody"])
+        .status
+        .success());
 }
 
 #[test]
@@ -133,17 +228,28 @@ fn memory_budget_answers_503_with_retry_after() {
     let server = Server::start(
         dir.path(),
         &[
-            "--set", "limits.max_request_bytes=100000",
-            "--set", "limits.memory_budget_bytes=600000",
-            "--set", "memtable.flush_bytes=100000000",
-            "--set", "memtable.max_age_secs=3600",
+            "--set",
+            "limits.max_request_bytes=100000",
+            "--set",
+            "limits.memory_budget_bytes=600000",
+            "--set",
+            "memtable.flush_bytes=100000000",
+            "--set",
+            "memtable.max_age_secs=3600",
         ],
     );
     let key = server.keys().api_key;
-    let batch = format!("[{}]", vec![format!(r#"{{"message":"{}"}}"#, "z".repeat(500)); 150].join(","));
+    let batch = format!(
+        "[{}]",
+        vec![format!(r#"{{"message":"{}"}}"#, "z".repeat(500)); 150].join(",")
+    );
     let mut refused = None;
     for _ in 0..200 {
-        let (status, text, response) = post(&server.url("/api/v2/logs"), &[("DD-API-KEY", &key)], batch.as_bytes());
+        let (status, text, response) = post(
+            &server.url("/api/v2/logs"),
+            &[("DD-API-KEY", &key)],
+            batch.as_bytes(),
+        );
         if status == 503 {
             refused = Some((text, response.header("retry-after").map(str::to_string)));
             break;
@@ -157,12 +263,21 @@ fn memory_budget_answers_503_with_retry_after() {
     let mut resumed = false;
     for _ in 0..100 {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        if post(&server.url("/api/v2/logs"), &[("DD-API-KEY", &key)], batch.as_bytes()).0 == 202 {
+        if post(
+            &server.url("/api/v2/logs"),
+            &[("DD-API-KEY", &key)],
+            batch.as_bytes(),
+        )
+        .0 == 202
+        {
             resumed = true;
             break;
         }
     }
-    assert!(resumed, "ingest never resumed after the memory budget was hit");
+    assert!(
+        resumed,
+        "ingest never resumed after the memory budget was hit"
+    );
     server.terminate();
 }
 

@@ -171,19 +171,30 @@ impl Default for Config {
 
 impl Default for WalSection {
     fn default() -> Self {
-        WalSection { durability: Durability::Fsync, max_file_bytes: 64 << 20, max_group_bytes: 16 << 20 }
+        WalSection {
+            durability: Durability::Fsync,
+            max_file_bytes: 64 << 20,
+            max_group_bytes: 16 << 20,
+        }
     }
 }
 
 impl Default for MemtableSection {
     fn default() -> Self {
-        MemtableSection { flush_bytes: 128 << 20, max_age_secs: 60.0 }
+        MemtableSection {
+            flush_bytes: 128 << 20,
+            max_age_secs: 60.0,
+        }
     }
 }
 
 impl Default for SegmentSection {
     fn default() -> Self {
-        SegmentSection { max_attribute_columns: 256, row_group_rows: 65_536, zstd_level: 3 }
+        SegmentSection {
+            max_attribute_columns: 256,
+            row_group_rows: 65_536,
+            zstd_level: 3,
+        }
     }
 }
 
@@ -202,14 +213,21 @@ impl Default for LimitsSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { format: LogFormat::Text, level: "info".to_string() }
+        LogSection {
+            format: LogFormat::Text,
+            level: "info".to_string(),
+        }
     }
 }
 
 impl Config {
     /// A configuration for tests: small memtables so flushes happen quickly.
     pub fn test_config(data_dir: PathBuf) -> Config {
-        let mut config = Config { data_dir, listen: "127.0.0.1:0".into(), ..Config::default() };
+        let mut config = Config {
+            data_dir,
+            listen: "127.0.0.1:0".into(),
+            ..Config::default()
+        };
         config.memtable.flush_bytes = 1 << 20;
         config.memtable.max_age_secs = 1.0;
         config
@@ -223,7 +241,9 @@ impl Config {
         overrides: &[(String, String)],
     ) -> Result<Config, ConfigError> {
         let mut root = match file {
-            Some(text) => text.parse::<toml::Table>().map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            Some(text) => text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?,
             None => toml::Table::new(),
         };
         // Validate the file alone first so its errors name the file's keys.
@@ -236,8 +256,15 @@ impl Config {
                 continue;
             }
             let Some(path) = keys.iter().find(|k| env_name(k) == *name) else {
-                let known = keys.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ");
-                return Err(ConfigError::UnknownEnv { name: name.clone(), known });
+                let known = keys
+                    .iter()
+                    .map(|k| env_name(k))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ConfigError::UnknownEnv {
+                    name: name.clone(),
+                    known,
+                });
             };
             set_path(&mut root, path, value);
         }
@@ -247,8 +274,9 @@ impl Config {
             }
             set_path(&mut root, key, value);
         }
-        let config: Config =
-            toml::Value::Table(root).try_into().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = toml::Value::Table(root)
+            .try_into()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -256,7 +284,8 @@ impl Config {
     /// Every leaf key as a dotted path, e.g. `wal.durability`.
     pub fn keys() -> Vec<String> {
         let mut out = Vec::new();
-        let value = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(toml::Table::new()));
+        let value = toml::Value::try_from(Config::default())
+            .unwrap_or(toml::Value::Table(toml::Table::new()));
         if let toml::Value::Table(table) = value {
             collect_keys(&table, "", &mut out);
         }
@@ -265,14 +294,18 @@ impl Config {
 
     /// Every `STRATA_*` variable with its key.
     pub fn env_keys() -> Vec<(String, String)> {
-        Self::keys().into_iter().map(|k| (env_name(&k), k)).collect()
+        Self::keys()
+            .into_iter()
+            .map(|k| (env_name(&k), k))
+            .collect()
     }
 
     /// The listen address as a socket address.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|e| ConfigError::Value { key: "listen", reason: format!("{}: {e}", self.listen) })
+        self.listen.parse().map_err(|e| ConfigError::Value {
+            key: "listen",
+            reason: format!("{}: {e}", self.listen),
+        })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -282,7 +315,10 @@ impl Config {
             ("wal.max_group_bytes", self.wal.max_group_bytes),
             ("memtable.flush_bytes", self.memtable.flush_bytes),
             ("segment.row_group_rows", self.segment.row_group_rows),
-            ("limits.memory_budget_bytes", self.limits.memory_budget_bytes),
+            (
+                "limits.memory_budget_bytes",
+                self.limits.memory_budget_bytes,
+            ),
             ("limits.max_request_bytes", self.limits.max_request_bytes),
             ("limits.max_log_bytes", self.limits.max_log_bytes),
             ("limits.max_batch_items", self.limits.max_batch_items),
@@ -290,20 +326,29 @@ impl Config {
         ];
         for (key, value) in positive {
             if value == 0 {
-                return Err(ConfigError::Value { key, reason: "must be greater than 0".into() });
+                return Err(ConfigError::Value {
+                    key,
+                    reason: "must be greater than 0".into(),
+                });
             }
         }
-        if !(self.memtable.max_age_secs > 0.0) {
-            return Err(ConfigError::Value { key: "memtable.max_age_secs", reason: "must be > 0".into() });
+        if self.memtable.max_age_secs.is_nan() || self.memtable.max_age_secs <= 0.0 {
+            return Err(ConfigError::Value {
+                key: "memtable.max_age_secs",
+                reason: "must be > 0".into(),
+            });
         }
-        if !(self.limits.request_timeout_secs > 0.0) {
+        if self.limits.request_timeout_secs.is_nan() || self.limits.request_timeout_secs <= 0.0 {
             return Err(ConfigError::Value {
                 key: "limits.request_timeout_secs",
                 reason: "must be > 0".into(),
             });
         }
         if !(1..=22).contains(&self.segment.zstd_level) {
-            return Err(ConfigError::Value { key: "segment.zstd_level", reason: "must be 1..=22".into() });
+            return Err(ConfigError::Value {
+                key: "segment.zstd_level",
+                reason: "must be 1..=22".into(),
+            });
         }
         if self.limits.memory_budget_bytes < 2 * self.limits.max_request_bytes {
             return Err(ConfigError::Value {
@@ -321,7 +366,11 @@ fn env_name(key: &str) -> String {
 
 fn collect_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             toml::Value::Table(inner) => collect_keys(inner, &path, out),
             _ => out.push(path),
@@ -341,11 +390,15 @@ fn set_path(root: &mut toml::Table, path: &str, raw: &str) {
     let Some(leaf) = parts.pop() else { return };
     let mut node = root;
     for part in parts {
-        let entry = node.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = node
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
-        let toml::Value::Table(inner) = entry else { return };
+        let toml::Value::Table(inner) = entry else {
+            return;
+        };
         node = inner;
     }
     node.insert(leaf.to_string(), value);
@@ -380,7 +433,10 @@ mod tests {
         let file = "[wal]\ndurability = \"fsync\"\n[memtable]\nflush_bytes = 1000";
         let env = BTreeMap::from([
             ("STRATA_WAL_DURABILITY".to_string(), "none".to_string()),
-            ("STRATA_MEMTABLE_FLUSH_BYTES".to_string(), "2000".to_string()),
+            (
+                "STRATA_MEMTABLE_FLUSH_BYTES".to_string(),
+                "2000".to_string(),
+            ),
             ("PATH".to_string(), "/bin".to_string()),
         ]);
         let flags = vec![("memtable.flush_bytes".to_string(), "3000".to_string())];
@@ -402,7 +458,10 @@ mod tests {
         assert!(Config::load(Some("listen = \"nope\""), &no_env(), &[]).is_err());
         assert!(Config::load(Some("[wal]\ndurability = \"sometimes\""), &no_env(), &[]).is_err());
         assert!(Config::load(Some("[limits]\nmax_batch_items = 0"), &no_env(), &[]).is_err());
-        let env = BTreeMap::from([("STRATA_LIMITS_MAX_BATCH_ITEMS".to_string(), "many".to_string())]);
+        let env = BTreeMap::from([(
+            "STRATA_LIMITS_MAX_BATCH_ITEMS".to_string(),
+            "many".to_string(),
+        )]);
         assert!(Config::load(None, &env, &[]).is_err());
     }
 

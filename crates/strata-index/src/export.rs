@@ -70,20 +70,35 @@ pub async fn export(
     let mut stats = ExportStats::default();
     let files = SegmentFiles::new(segments_root.to_path_buf());
     let in_range = |ts: i64| from_ns <= ts && ts <= to_ns;
-    for segment in metastore.list_segments(Some(tenant), from_ns, to_ns).await? {
+    for segment in metastore
+        .list_segments(Some(tenant), from_ns, to_ns)
+        .await?
+    {
         let bytes = files
             .read(&segment.path)
-            .map_err(|source| ExportError::SegmentIo { path: segment.path.clone(), source })?;
-        let rows = strata_segment::read_segment(bytes.into())
-            .map_err(|source| ExportError::Segment { path: segment.path.clone(), source })?;
+            .map_err(|source| ExportError::SegmentIo {
+                path: segment.path.clone(),
+                source,
+            })?;
+        let rows =
+            strata_segment::read_segment(bytes.into()).map_err(|source| ExportError::Segment {
+                path: segment.path.clone(),
+                source,
+            })?;
         stats.segments += 1;
         for row in rows.iter().filter(|r| in_range(r.event.timestamp_ns)) {
-            serde_json::to_writer(&mut *out, &row.event.to_json(&row.id)).map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut *out, &row.event.to_json(&row.id))
+                .map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;
             stats.segment_events += 1;
         }
     }
-    let checkpoint = metastore.checkpoints().await?.get(tenant).copied().unwrap_or(0);
+    let checkpoint = metastore
+        .checkpoints()
+        .await?
+        .get(tenant)
+        .copied()
+        .unwrap_or(0);
     if wal_dir.exists() {
         strata_wal::read_dir(wal_dir, |seq, payload| {
             if seq <= checkpoint {

@@ -30,7 +30,10 @@ impl SegmentFiles {
     /// Writes `bytes` durably: temp file, fsync, rename, fsync of the directory.
     pub fn write_durably(&self, relative: &str, bytes: &[u8]) -> std::io::Result<u64> {
         let path = self.absolute(relative);
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
         fs::create_dir_all(&dir)?;
         let tmp = path.with_extension("parquet.tmp");
         {
@@ -65,8 +68,13 @@ impl SegmentFiles {
                     stack.push(path);
                     continue;
                 }
-                let relative = path.strip_prefix(&self.root).map(|p| p.to_string_lossy().replace('\\', "/"));
-                let is_known = relative.as_ref().map(|r| known.contains(r)).unwrap_or(false);
+                let relative = path
+                    .strip_prefix(&self.root)
+                    .map(|p| p.to_string_lossy().replace('\\', "/"));
+                let is_known = relative
+                    .as_ref()
+                    .map(|r| known.contains(r))
+                    .unwrap_or(false);
                 if !is_known {
                     tracing::warn!(path = %path.display(), "removing unregistered segment file left by a crash");
                     fs::remove_file(&path)?;
@@ -82,7 +90,9 @@ impl SegmentFiles {
         let mut total = 0;
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else { continue };
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 match entry.metadata() {
                     Ok(meta) if meta.is_dir() => stack.push(entry.path()),
@@ -105,9 +115,13 @@ mod tests {
         let files = SegmentFiles::new(dir.path().join("segments"));
         let known = SegmentFiles::relative_path("t", 0, "a");
         files.write_durably(&known, b"x").unwrap();
-        files.write_durably(&SegmentFiles::relative_path("t", 0, "b"), b"y").unwrap();
+        files
+            .write_durably(&SegmentFiles::relative_path("t", 0, "b"), b"y")
+            .unwrap();
         fs::write(files.absolute("t/0/c.parquet.tmp"), b"z").unwrap();
-        let removed = files.remove_orphans(&HashSet::from([known.clone()])).unwrap();
+        let removed = files
+            .remove_orphans(&HashSet::from([known.clone()]))
+            .unwrap();
         assert_eq!(removed, 2);
         assert_eq!(files.read(&known).unwrap(), b"x");
         assert_eq!(files.disk_bytes(), 1);

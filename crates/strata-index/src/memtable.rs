@@ -9,7 +9,6 @@ use strata_metastore::{Metastore, MetastoreError, SegmentRecord};
 use strata_segment::{write_segment, SegmentError, SegmentOptions, SegmentRow};
 use strata_types::{event_id, hour_bucket, Event, TenantId};
 
-
 use crate::SegmentFiles;
 
 /// Flush errors. A failed flush loses nothing: the frozen memtable stays in
@@ -69,7 +68,13 @@ struct Memtable {
 
 impl Memtable {
     fn new() -> Memtable {
-        Memtable { rows: Vec::new(), min_seq: None, max_seq: None, bytes: 0, created: Instant::now() }
+        Memtable {
+            rows: Vec::new(),
+            min_seq: None,
+            max_seq: None,
+            bytes: 0,
+            created: Instant::now(),
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -84,7 +89,10 @@ impl Memtable {
         self.max_seq = Some(seq);
         for (index, event) in events.into_iter().enumerate() {
             self.bytes += event.heap_size() as u64 + 48;
-            self.rows.push(SegmentRow { id: event_id(seq, index as u32), event });
+            self.rows.push(SegmentRow {
+                id: event_id(seq, index as u32),
+                event,
+            });
         }
     }
 }
@@ -123,7 +131,10 @@ pub struct Index {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Index {
@@ -142,7 +153,9 @@ impl Index {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock leaves plain data behind; keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Inserts a committed record's events. Must be called in seq order
@@ -153,7 +166,10 @@ impl Index {
         let table = state
             .tenants
             .entry(tenant.to_string())
-            .or_insert_with(|| TenantTable { active: Memtable::new(), frozen: None });
+            .or_insert_with(|| TenantTable {
+                active: Memtable::new(),
+                frozen: None,
+            });
         let before = table.active.bytes;
         table.active.push(seq, events);
         let bytes = table.active.bytes - before;
@@ -179,7 +195,10 @@ impl Index {
             return true;
         }
         let state = self.lock();
-        state.tenants.values().any(|t| t.active.bytes >= self.config.flush_bytes)
+        state
+            .tenants
+            .values()
+            .any(|t| t.active.bytes >= self.config.flush_bytes)
     }
 
     /// The highest WAL sequence number below which every record is in a
@@ -188,7 +207,10 @@ impl Index {
         let state = self.lock();
         let mut oldest_unflushed: Option<u64> = None;
         for table in state.tenants.values() {
-            let seqs = [table.frozen.as_ref().map(|f| f.min_seq), table.active.min_seq];
+            let seqs = [
+                table.frozen.as_ref().map(|f| f.min_seq),
+                table.active.min_seq,
+            ];
             for seq in seqs.into_iter().flatten() {
                 oldest_unflushed = Some(oldest_unflushed.map_or(seq, |o| o.min(seq)));
             }
@@ -258,7 +280,9 @@ impl Index {
     async fn flush_tenant(&self, tenant: &str) -> Result<Option<FlushStats>, IndexError> {
         let (memtable, max_seq) = {
             let mut state = self.lock();
-            let Some(table) = state.tenants.get_mut(tenant) else { return Ok(None) };
+            let Some(table) = state.tenants.get_mut(tenant) else {
+                return Ok(None);
+            };
             if table.frozen.is_none() {
                 if table.active.is_empty() {
                     return Ok(None);
@@ -271,19 +295,29 @@ impl Index {
                     memtable: Some(active),
                 });
             }
-            let Some(frozen) = table.frozen.as_mut() else { return Ok(None) };
-            let Some(memtable) = frozen.memtable.take() else { return Ok(None) };
+            let Some(frozen) = table.frozen.as_mut() else {
+                return Ok(None);
+            };
+            let Some(memtable) = frozen.memtable.take() else {
+                return Ok(None);
+            };
             (memtable, frozen.max_seq)
         };
-        let (min_seq, created, bytes) = (memtable.min_seq.unwrap_or(0), memtable.created, memtable.bytes);
+        let (min_seq, created, bytes) = (
+            memtable.min_seq.unwrap_or(0),
+            memtable.created,
+            memtable.bytes,
+        );
         let started = Instant::now();
         let files = self.files.clone();
         let options = self.config.segment;
         let owned_tenant = tenant.to_string();
-        let written = tokio::task::spawn_blocking(move || write_memtable(&owned_tenant, memtable, &options, &files))
-            .await
-            .map_err(|e| IndexError::Task(e.to_string()))
-            .and_then(|r| r);
+        let written = tokio::task::spawn_blocking(move || {
+            write_memtable(&owned_tenant, memtable, &options, &files)
+        })
+        .await
+        .map_err(|e| IndexError::Task(e.to_string()))
+        .and_then(|r| r);
         let registered = match written {
             Ok(records) => self
                 .metastore
@@ -300,12 +334,18 @@ impl Index {
                 // still in the WAL (it is never truncated past a frozen
                 // memtable), so rebuild the memtable from there and retry later.
                 // Files already written are orphans, removed at the next start.
-                let rebuilt = self.rebuild_from_wal(tenant, min_seq, max_seq, created, bytes).await;
+                let rebuilt = self
+                    .rebuild_from_wal(tenant, min_seq, max_seq, created, bytes)
+                    .await;
                 self.unfreeze_for_retry(tenant, rebuilt);
                 return Err(error);
             }
         };
-        let mut stats = FlushStats { memtables: 1, segments: records.len(), ..FlushStats::default() };
+        let mut stats = FlushStats {
+            memtables: 1,
+            segments: records.len(),
+            ..FlushStats::default()
+        };
         let mut state = self.lock();
         if let Some(frozen) = state.tenants.get_mut(tenant).and_then(|t| t.frozen.take()) {
             let events: u64 = records.iter().map(|r| r.rows).sum();
@@ -326,7 +366,14 @@ impl Index {
         Ok(Some(stats))
     }
 
-    async fn rebuild_from_wal(&self, tenant: &str, min_seq: u64, max_seq: u64, created: Instant, bytes: u64) -> Memtable {
+    async fn rebuild_from_wal(
+        &self,
+        tenant: &str,
+        min_seq: u64,
+        max_seq: u64,
+        created: Instant,
+        bytes: u64,
+    ) -> Memtable {
         let wal_dir = self.config.wal_dir.clone();
         let owned_tenant = tenant.to_string();
         let rebuilt = tokio::task::spawn_blocking(move || {
@@ -357,7 +404,11 @@ impl Index {
 
     fn unfreeze_for_retry(&self, tenant: &str, memtable: Memtable) {
         let mut state = self.lock();
-        if let Some(frozen) = state.tenants.get_mut(tenant).and_then(|t| t.frozen.as_mut()) {
+        if let Some(frozen) = state
+            .tenants
+            .get_mut(tenant)
+            .and_then(|t| t.frozen.as_mut())
+        {
             frozen.memtable = Some(memtable);
         }
     }
@@ -372,7 +423,10 @@ fn write_memtable(
 ) -> Result<Vec<SegmentRecord>, IndexError> {
     let mut buckets: BTreeMap<i64, Vec<SegmentRow>> = BTreeMap::new();
     for row in memtable.rows {
-        buckets.entry(hour_bucket(row.event.timestamp_ns)).or_default().push(row);
+        buckets
+            .entry(hour_bucket(row.event.timestamp_ns))
+            .or_default()
+            .push(row);
     }
     let mut records = Vec::with_capacity(buckets.len());
     for (bucket, rows) in buckets {

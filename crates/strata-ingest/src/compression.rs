@@ -21,7 +21,9 @@ pub enum Encoding {
 impl Encoding {
     /// Parses a `Content-Encoding` header value (case-insensitive).
     pub fn parse(header: Option<&str>) -> Result<Encoding, IngestError> {
-        let Some(raw) = header else { return Ok(Encoding::Identity) };
+        let Some(raw) = header else {
+            return Ok(Encoding::Identity);
+        };
         match raw.trim().to_ascii_lowercase().as_str() {
             "" | "identity" => Ok(Encoding::Identity),
             "gzip" | "x-gzip" => Ok(Encoding::Gzip),
@@ -95,13 +97,22 @@ mod tests {
     fn every_encoding_round_trips() {
         let data = b"hello world ".repeat(100);
         assert_eq!(decompress(&data, Encoding::Identity, 10_000).unwrap(), data);
-        assert_eq!(decompress(&gzip(&data), Encoding::Gzip, 10_000).unwrap(), data);
+        assert_eq!(
+            decompress(&gzip(&data), Encoding::Gzip, 10_000).unwrap(),
+            data
+        );
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         zlib.write_all(&data).unwrap();
-        assert_eq!(decompress(&zlib.finish().unwrap(), Encoding::Deflate, 10_000).unwrap(), data);
+        assert_eq!(
+            decompress(&zlib.finish().unwrap(), Encoding::Deflate, 10_000).unwrap(),
+            data
+        );
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         raw.write_all(&data).unwrap();
-        assert_eq!(decompress(&raw.finish().unwrap(), Encoding::Deflate, 10_000).unwrap(), data);
+        assert_eq!(
+            decompress(&raw.finish().unwrap(), Encoding::Deflate, 10_000).unwrap(),
+            data
+        );
         let z = zstd::encode_all(&data[..], 1).unwrap();
         assert_eq!(decompress(&z, Encoding::Zstd, 10_000).unwrap(), data);
     }
@@ -113,8 +124,18 @@ mod tests {
         let err = decompress(&bomb, Encoding::Gzip, 5_000_000).unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooLarge);
         let zbomb = zstd::encode_all(&vec![0u8; 10_000_000][..], 3).unwrap();
-        assert_eq!(decompress(&zbomb, Encoding::Zstd, 5_000_000).unwrap_err().kind, ErrorKind::TooLarge);
-        assert_eq!(decompress(&[0; 11], Encoding::Identity, 10).unwrap_err().kind, ErrorKind::TooLarge);
+        assert_eq!(
+            decompress(&zbomb, Encoding::Zstd, 5_000_000)
+                .unwrap_err()
+                .kind,
+            ErrorKind::TooLarge
+        );
+        assert_eq!(
+            decompress(&[0; 11], Encoding::Identity, 10)
+                .unwrap_err()
+                .kind,
+            ErrorKind::TooLarge
+        );
     }
 
     #[test]
@@ -125,7 +146,12 @@ mod tests {
         }
         let mut truncated = gzip(b"hello world");
         truncated.truncate(truncated.len() - 4);
-        assert_eq!(decompress(&truncated, Encoding::Gzip, 1000).unwrap_err().kind, ErrorKind::BadRequest);
+        assert_eq!(
+            decompress(&truncated, Encoding::Gzip, 1000)
+                .unwrap_err()
+                .kind,
+            ErrorKind::BadRequest
+        );
     }
 
     #[test]
@@ -133,6 +159,9 @@ mod tests {
         assert_eq!(Encoding::parse(None).unwrap(), Encoding::Identity);
         assert_eq!(Encoding::parse(Some("GZIP")).unwrap(), Encoding::Gzip);
         assert_eq!(Encoding::parse(Some("zstd1")).unwrap(), Encoding::Zstd);
-        assert_eq!(Encoding::parse(Some("br")).unwrap_err().kind, ErrorKind::Unsupported);
+        assert_eq!(
+            Encoding::parse(Some("br")).unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
     }
 }

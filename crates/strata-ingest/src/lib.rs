@@ -54,14 +54,23 @@ pub struct IngestError {
 
 impl IngestError {
     pub(crate) fn bad(detail: impl Into<String>) -> IngestError {
-        IngestError { kind: ErrorKind::BadRequest, detail: detail.into() }
+        IngestError {
+            kind: ErrorKind::BadRequest,
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn too_large(detail: impl Into<String>) -> IngestError {
-        IngestError { kind: ErrorKind::TooLarge, detail: detail.into() }
+        IngestError {
+            kind: ErrorKind::TooLarge,
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn unsupported(detail: impl Into<String>) -> IngestError {
-        IngestError { kind: ErrorKind::Unsupported, detail: detail.into() }
+        IngestError {
+            kind: ErrorKind::Unsupported,
+            detail: detail.into(),
+        }
     }
 }

@@ -9,13 +9,26 @@ use strata_types::{AttrValue, Event, Status};
 
 use crate::{parse_timestamp_ns, IngestError};
 
-const TIMESTAMP_KEYS: &[&str] =
-    &["@timestamp", "timestamp", "_timestamp", "Timestamp", "eventTime", "date", "published_date", "syslog.timestamp"];
+const TIMESTAMP_KEYS: &[&str] = &[
+    "@timestamp",
+    "timestamp",
+    "_timestamp",
+    "Timestamp",
+    "eventTime",
+    "date",
+    "published_date",
+    "syslog.timestamp",
+];
 const HOST_KEYS: &[&str] = &["host", "hostname", "syslog.hostname"];
 const MESSAGE_KEYS: &[&str] = &["message", "msg", "log"];
 const SERVICE_KEYS: &[&str] = &["service", "syslog.appname", "dd.service"];
 const STATUS_KEYS: &[&str] = &["status", "severity", "level", "syslog.severity"];
-const TRACE_KEYS: &[&str] = &["dd.trace_id", "contextMap.dd.trace_id", "named_tags.dd.trace_id", "trace_id"];
+const TRACE_KEYS: &[&str] = &[
+    "dd.trace_id",
+    "contextMap.dd.trace_id",
+    "named_tags.dd.trace_id",
+    "trace_id",
+];
 const SOURCE_KEYS: &[&str] = &["ddsource"];
 const TAG_KEYS: &[&str] = &["ddtags"];
 
@@ -33,7 +46,9 @@ pub enum BodyFormat {
 impl BodyFormat {
     /// Parses a `Content-Type` header; a missing header means JSON.
     pub fn from_content_type(header: Option<&str>) -> Result<BodyFormat, IngestError> {
-        let Some(raw) = header else { return Ok(BodyFormat::Json) };
+        let Some(raw) = header else {
+            return Ok(BodyFormat::Json);
+        };
         let lower = raw.to_ascii_lowercase();
         let mut parts = lower.split(';').map(str::trim);
         let mime = parts.next().unwrap_or("");
@@ -95,9 +110,12 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
         BodyFormat::Json | BodyFormat::JsonSimple => {
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
             if first.is_none() {
-                return Err(IngestError::bad("empty request body: send a JSON array or object"));
+                return Err(IngestError::bad(
+                    "empty request body: send a JSON array or object",
+                ));
             }
-            let value: Value = serde_json::from_slice(body).map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))?;
+            let value: Value = serde_json::from_slice(body)
+                .map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))?;
             match value {
                 Value::Array(items) if request.format == BodyFormat::Json => {
                     if items.len() > request.max_items {
@@ -115,7 +133,10 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                                 type_name(&item)
                             )));
                         };
-                        events.push(normalize(map, request, &request_tags).map_err(|e| at_item(index, e))?);
+                        events.push(
+                            normalize(map, request, &request_tags)
+                                .map_err(|e| at_item(index, e))?,
+                        );
                     }
                     Ok(events)
                 }
@@ -123,7 +144,11 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                 other => Err(IngestError::bad(format!(
                     "body is {}, expected {}",
                     type_name(&other),
-                    if request.format == BodyFormat::Json { "a JSON array of objects or an object" } else { "a JSON object" }
+                    if request.format == BodyFormat::Json {
+                        "a JSON array of objects or an object"
+                    } else {
+                        "a JSON object"
+                    }
                 ))),
             }
         }
@@ -131,7 +156,10 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
 }
 
 fn at_item(index: usize, error: IngestError) -> IngestError {
-    IngestError { kind: error.kind, detail: format!("item {index}: {}", error.detail) }
+    IngestError {
+        kind: error.kind,
+        detail: format!("item {index}: {}", error.detail),
+    }
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -145,9 +173,17 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn decode_lines(body: &[u8], request: &LogsRequest, request_tags: &[String]) -> Result<Vec<Event>, IngestError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| IngestError::bad(format!("body is not valid UTF-8 at byte {}", e.valid_up_to())))?;
+fn decode_lines(
+    body: &[u8],
+    request: &LogsRequest,
+    request_tags: &[String],
+) -> Result<Vec<Event>, IngestError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        IngestError::bad(format!(
+            "body is not valid UTF-8 at byte {}",
+            e.valid_up_to()
+        ))
+    })?;
     let mut events = Vec::new();
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -155,9 +191,15 @@ fn decode_lines(body: &[u8], request: &LogsRequest, request_tags: &[String]) -> 
             continue;
         }
         if events.len() == request.max_items {
-            return Err(IngestError::too_large(format!("more than {} lines in one request", request.max_items)));
+            return Err(IngestError::too_large(format!(
+                "more than {} lines in one request",
+                request.max_items
+            )));
         }
-        let mut event = Event::new(request.now_ns, truncate(line.to_string(), request.max_log_bytes));
+        let mut event = Event::new(
+            request.now_ns,
+            truncate(line.to_string(), request.max_log_bytes),
+        );
         event.host = request.host.clone();
         event.service = request.service.clone();
         event.source = request.ddsource.clone();
@@ -167,11 +209,17 @@ fn decode_lines(body: &[u8], request: &LogsRequest, request_tags: &[String]) -> 
     Ok(events)
 }
 
-fn normalize(map: Map<String, Value>, request: &LogsRequest, request_tags: &[String]) -> Result<Event, IngestError> {
+fn normalize(
+    map: Map<String, Value>,
+    request: &LogsRequest,
+    request_tags: &[String],
+) -> Result<Event, IngestError> {
     // These Datadog fields are strings; an object would silently flatten away.
     for key in ["ddtags", "ddsource", "hostname", "service"] {
         if let Some(Value::Object(_)) = map.get(key) {
-            return Err(IngestError::bad(format!("{key} must be a string, got an object")));
+            return Err(IngestError::bad(format!(
+                "{key} must be a string, got an object"
+            )));
         }
     }
     let mut flat: Vec<(String, Value)> = Vec::with_capacity(map.len() + 8);
@@ -191,15 +239,25 @@ fn normalize(map: Map<String, Value>, request: &LogsRequest, request_tags: &[Str
         };
     }
     event.host = take_string(&mut flat, HOST_KEYS, "hostname")?.or_else(|| request.host.clone());
-    event.service = take_string(&mut flat, SERVICE_KEYS, "service")?.or_else(|| request.service.clone());
-    event.source = take_string(&mut flat, SOURCE_KEYS, "ddsource")?.or_else(|| request.ddsource.clone());
+    event.service =
+        take_string(&mut flat, SERVICE_KEYS, "service")?.or_else(|| request.service.clone());
+    event.source =
+        take_string(&mut flat, SOURCE_KEYS, "ddsource")?.or_else(|| request.ddsource.clone());
     event.trace_id = match take(&mut flat, TRACE_KEYS) {
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(Value::Null) | None => None,
-        Some(other) => return Err(IngestError::bad(format!("trace_id must be a string or number, got {}", type_name(&other)))),
+        Some(other) => {
+            return Err(IngestError::bad(format!(
+                "trace_id must be a string or number, got {}",
+                type_name(&other)
+            )))
+        }
     };
-    if let Some(position) = TIMESTAMP_KEYS.iter().find_map(|k| flat.iter().position(|(p, _)| p == k)) {
+    if let Some(position) = TIMESTAMP_KEYS
+        .iter()
+        .find_map(|k| flat.iter().position(|(p, _)| p == k))
+    {
         if let Some(ns) = parse_timestamp_ns(&flat[position].1) {
             event.timestamp_ns = ns;
             flat.remove(position);
@@ -212,13 +270,23 @@ fn normalize(map: Map<String, Value>, request: &LogsRequest, request_tags: &[Str
             for item in items {
                 match item {
                     Value::String(s) => tags.push(s),
-                    other => return Err(IngestError::bad(format!("ddtags items must be strings, got {}", type_name(&other)))),
+                    other => {
+                        return Err(IngestError::bad(format!(
+                            "ddtags items must be strings, got {}",
+                            type_name(&other)
+                        )))
+                    }
                 }
             }
             tags
         }
         Some(Value::Null) | None => Vec::new(),
-        Some(other) => return Err(IngestError::bad(format!("ddtags must be a string, got {}", type_name(&other)))),
+        Some(other) => {
+            return Err(IngestError::bad(format!(
+                "ddtags must be a string, got {}",
+                type_name(&other)
+            )))
+        }
     };
     for tag in request_tags {
         if !tags.contains(tag) {
@@ -234,7 +302,11 @@ fn normalize(map: Map<String, Value>, request: &LogsRequest, request_tags: &[Str
 /// Depth is bounded by the JSON parser's recursion limit (128).
 fn flatten(prefix: String, map: Map<String, Value>, out: &mut Vec<(String, Value)>) {
     for (key, value) in map {
-        let path = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             Value::Object(inner) if !inner.is_empty() => flatten(path, inner, out),
             other => out.push((path, other)),
@@ -251,12 +323,19 @@ fn take(flat: &mut Vec<(String, Value)>, keys: &[&str]) -> Option<Value> {
     None
 }
 
-fn take_string(flat: &mut Vec<(String, Value)>, keys: &[&str], name: &str) -> Result<Option<String>, IngestError> {
+fn take_string(
+    flat: &mut Vec<(String, Value)>,
+    keys: &[&str],
+    name: &str,
+) -> Result<Option<String>, IngestError> {
     match take(flat, keys) {
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Null) | None => Ok(None),
-        Some(other) => Err(IngestError::bad(format!("{name} must be a string, got {}", type_name(&other)))),
+        Some(other) => Err(IngestError::bad(format!(
+            "{name} must be a string, got {}",
+            type_name(&other)
+        ))),
     }
 }
 
@@ -274,7 +353,11 @@ fn to_attr(value: Value) -> AttrValue {
 }
 
 fn split_tags(raw: &str) -> Vec<String> {
-    raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
+    raw.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn truncate(mut message: String, max: usize) -> String {

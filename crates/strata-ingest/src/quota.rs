@@ -15,7 +15,11 @@ impl TokenBucket {
     /// A full bucket of `rate` tokens per second, as of `now_secs`.
     pub fn new(rate: u64, now_secs: f64) -> TokenBucket {
         let rate = rate as f64;
-        TokenBucket { rate, tokens: rate, last_secs: now_secs }
+        TokenBucket {
+            rate,
+            tokens: rate,
+            last_secs: now_secs,
+        }
     }
 
     /// The rate in tokens per second.
@@ -66,7 +70,10 @@ mod tests {
     #[test]
     fn refuses_in_debt_and_refills() {
         let mut bucket = TokenBucket::new(100, 0.0);
-        assert!(bucket.try_take(150, 0.0).is_ok(), "a full bucket lets one big request through");
+        assert!(
+            bucket.try_take(150, 0.0).is_ok(),
+            "a full bucket lets one big request through"
+        );
         let wait = bucket.try_take(1, 0.0).unwrap_err();
         assert!((wait - 0.5).abs() < 1e-9);
         assert!(bucket.try_take(1, 0.4).is_err());

@@ -29,12 +29,21 @@ fn parse_str(s: &str) -> Option<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return dt.timestamp_nanos_opt();
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, format) {
             return dt.timestamp_nanos_opt();
         }
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
             return naive.and_utc().timestamp_nanos_opt();
         }
@@ -53,12 +62,27 @@ mod tests {
         let want = 1_700_000_000_123_000_000;
         assert_eq!(parse_timestamp_ns(&json!(1_700_000_000_123i64)), Some(want));
         assert_eq!(parse_timestamp_ns(&json!("1700000000123")), Some(want));
-        assert_eq!(parse_timestamp_ns(&json!("2023-11-14T22:13:20.123Z")), Some(want));
-        assert_eq!(parse_timestamp_ns(&json!("2023-11-14T23:13:20.123+01:00")), Some(want));
-        assert_eq!(parse_timestamp_ns(&json!("2023-11-14 22:13:20.123")), Some(want));
-        assert_eq!(parse_timestamp_ns(&json!("2023-11-14T22:13:20.123+0000")), Some(want));
+        assert_eq!(
+            parse_timestamp_ns(&json!("2023-11-14T22:13:20.123Z")),
+            Some(want)
+        );
+        assert_eq!(
+            parse_timestamp_ns(&json!("2023-11-14T23:13:20.123+01:00")),
+            Some(want)
+        );
+        assert_eq!(
+            parse_timestamp_ns(&json!("2023-11-14 22:13:20.123")),
+            Some(want)
+        );
+        assert_eq!(
+            parse_timestamp_ns(&json!("2023-11-14T22:13:20.123+0000")),
+            Some(want)
+        );
         let fractional = parse_timestamp_ns(&json!(1_700_000_000_123.5f64)).unwrap();
-        assert!((fractional - (want + 500_000)).abs() < 1_000, "{fractional}");
+        assert!(
+            (fractional - (want + 500_000)).abs() < 1_000,
+            "{fractional}"
+        );
         assert_eq!(parse_timestamp_ns(&json!("yesterday")), None);
         assert_eq!(parse_timestamp_ns(&json!(true)), None);
         assert_eq!(parse_timestamp_ns(&json!(i64::MAX)), None);

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use strata_types::TenantId;
+use subtle::ConstantTimeEq;
 
 use crate::{KeyInfo, KeyKind};
 
@@ -65,7 +65,11 @@ impl KeyRing {
         for key in candidates {
             let equal: bool = key.sha256.ct_eq(&digest).into();
             if equal && key.kind == kind {
-                found = Some(AuthenticatedKey { key_id: key.id.clone(), tenant: key.tenant.clone(), kind });
+                found = Some(AuthenticatedKey {
+                    key_id: key.id.clone(),
+                    tenant: key.tenant.clone(),
+                    kind,
+                });
             }
         }
         found
@@ -73,7 +77,8 @@ impl KeyRing {
 
     /// Whether `secret` is a valid key of any kind (used to tell 403 from 401).
     pub fn is_known(&self, secret: &str) -> bool {
-        self.authenticate(secret, KeyKind::Api).is_some() || self.authenticate(secret, KeyKind::App).is_some()
+        self.authenticate(secret, KeyKind::Api).is_some()
+            || self.authenticate(secret, KeyKind::App).is_some()
     }
 
     /// Number of active keys.

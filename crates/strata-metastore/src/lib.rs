@@ -147,7 +147,12 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     /// Sets a tenant's ingest quota.
     async fn set_quota(&self, tenant: &str, quota: Quota) -> Result<()>;
     /// Creates a key and returns its row and its secret (shown once).
-    async fn create_key(&self, tenant: &str, kind: KeyKind, now_ms: i64) -> Result<(KeyInfo, String)>;
+    async fn create_key(
+        &self,
+        tenant: &str,
+        kind: KeyKind,
+        now_ms: i64,
+    ) -> Result<(KeyInfo, String)>;
     /// Keys of one tenant or of all, revoked ones included.
     async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyInfo>>;
     /// Revokes a key by id.
@@ -162,7 +167,12 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
         now_ms: i64,
     ) -> Result<()>;
     /// Segments of a tenant (or of all tenants) overlapping `[from_ns, to_ns]`.
-    async fn list_segments(&self, tenant: Option<&str>, from_ns: i64, to_ns: i64) -> Result<Vec<SegmentRecord>>;
+    async fn list_segments(
+        &self,
+        tenant: Option<&str>,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<SegmentRecord>>;
     /// Every tenant's WAL checkpoint.
     async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>>;
 }

@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 use strata_types::{is_valid_tenant_id, TenantId};
 
 use crate::{
-    generate_secret, hash_secret, KeyInfo, KeyKind, Metastore, MetastoreError, Quota, Result, SegmentRecord,
-    Tenant,
+    generate_secret, hash_secret, KeyInfo, KeyKind, Metastore, MetastoreError, Quota, Result,
+    SegmentRecord, Tenant,
 };
 
 /// SQLite-backed [`Metastore`]. `synchronous = FULL`, so a registered
@@ -42,8 +42,14 @@ impl SqliteMetastore {
         Self::connect(options, 1).await
     }
 
-    async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<SqliteMetastore> {
-        let pool = SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+    async fn connect(
+        options: SqliteConnectOptions,
+        max_connections: u32,
+    ) -> Result<SqliteMetastore> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(SqliteMetastore { pool })
     }
@@ -109,37 +115,53 @@ impl Metastore for SqliteMetastore {
         if !is_valid_tenant_id(id) {
             return Err(MetastoreError::InvalidTenantId(id.to_string()));
         }
-        let inserted = sqlx::query("INSERT OR IGNORE INTO tenants (id, created_at_ms) VALUES (?, ?)")
-            .bind(id)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
+        let inserted =
+            sqlx::query("INSERT OR IGNORE INTO tenants (id, created_at_ms) VALUES (?, ?)")
+                .bind(id)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
         if inserted.rows_affected() == 0 {
             return Err(MetastoreError::TenantExists(id.to_string()));
         }
-        Ok(Tenant { id: id.to_string(), created_at_ms: now_ms, quota: Quota::default() })
+        Ok(Tenant {
+            id: id.to_string(),
+            created_at_ms: now_ms,
+            quota: Quota::default(),
+        })
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT * FROM tenants ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(tenant_from_row).collect()
     }
 
     async fn set_quota(&self, tenant: &str, quota: Quota) -> Result<()> {
-        let updated = sqlx::query("UPDATE tenants SET events_per_sec = ?, bytes_per_sec = ? WHERE id = ?")
-            .bind(quota.events_per_sec.map(to_i64))
-            .bind(quota.bytes_per_sec.map(to_i64))
-            .bind(tenant)
-            .execute(&self.pool)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE tenants SET events_per_sec = ?, bytes_per_sec = ? WHERE id = ?")
+                .bind(quota.events_per_sec.map(to_i64))
+                .bind(quota.bytes_per_sec.map(to_i64))
+                .bind(tenant)
+                .execute(&self.pool)
+                .await?;
         if updated.rows_affected() == 0 {
             return Err(MetastoreError::TenantNotFound(tenant.to_string()));
         }
         Ok(())
     }
 
-    async fn create_key(&self, tenant: &str, kind: KeyKind, now_ms: i64) -> Result<(KeyInfo, String)> {
-        let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = ?").bind(tenant).fetch_optional(&self.pool).await?;
+    async fn create_key(
+        &self,
+        tenant: &str,
+        kind: KeyKind,
+        now_ms: i64,
+    ) -> Result<(KeyInfo, String)> {
+        let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = ?")
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
         if exists.is_none() {
             return Err(MetastoreError::TenantNotFound(tenant.to_string()));
         }
@@ -178,17 +200,23 @@ impl Metastore for SqliteMetastore {
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query("SELECT * FROM api_keys ORDER BY tenant_id, created_at_ms, id").fetch_all(&self.pool).await?,
+            None => {
+                sqlx::query("SELECT * FROM api_keys ORDER BY tenant_id, created_at_ms, id")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
         };
         rows.iter().map(key_from_row).collect()
     }
 
     async fn revoke_key(&self, key_id: &str, now_ms: i64) -> Result<()> {
-        let updated = sqlx::query("UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?) WHERE id = ?")
-            .bind(now_ms)
-            .bind(key_id)
-            .execute(&self.pool)
-            .await?;
+        let updated = sqlx::query(
+            "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?) WHERE id = ?",
+        )
+        .bind(now_ms)
+        .bind(key_id)
+        .execute(&self.pool)
+        .await?;
         if updated.rows_affected() == 0 {
             return Err(MetastoreError::KeyNotFound(key_id.to_string()));
         }
@@ -232,7 +260,12 @@ impl Metastore for SqliteMetastore {
         Ok(())
     }
 
-    async fn list_segments(&self, tenant: Option<&str>, from_ns: i64, to_ns: i64) -> Result<Vec<SegmentRecord>> {
+    async fn list_segments(
+        &self,
+        tenant: Option<&str>,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<SegmentRecord>> {
         let rows = match tenant {
             Some(t) => {
                 sqlx::query(
@@ -257,7 +290,9 @@ impl Metastore for SqliteMetastore {
     }
 
     async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>> {
-        let rows = sqlx::query("SELECT tenant_id, wal_seq FROM checkpoints").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT tenant_id, wal_seq FROM checkpoints")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = HashMap::new();
         for row in rows {
             let seq: i64 = row.try_get("wal_seq")?;

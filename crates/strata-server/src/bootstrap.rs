@@ -31,9 +31,17 @@ pub(crate) async fn bootstrap(
         return Ok(None);
     }
     metastore.create_tenant("default", now_ms).await?;
-    let (_, api_key) = metastore.create_key("default", KeyKind::Api, now_ms).await?;
-    let (_, app_key) = metastore.create_key("default", KeyKind::App, now_ms).await?;
-    let keys = BootstrapKeys { tenant: "default".into(), api_key, app_key };
+    let (_, api_key) = metastore
+        .create_key("default", KeyKind::Api, now_ms)
+        .await?;
+    let (_, app_key) = metastore
+        .create_key("default", KeyKind::App, now_ms)
+        .await?;
+    let keys = BootstrapKeys {
+        tenant: "default".into(),
+        api_key,
+        app_key,
+    };
     let path = data_dir.join(BOOTSTRAP_FILE);
     if let Err(error) = write_private(&path, &keys) {
         tracing::error!(path = %path.display(), %error, "could not write the bootstrap keys file");
@@ -49,8 +57,16 @@ pub(crate) async fn bootstrap(
 
 fn write_private(path: &Path, keys: &BootstrapKeys) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(serde_json::to_string(keys).map_err(std::io::Error::from)?.as_bytes())?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(
+        serde_json::to_string(keys)
+            .map_err(std::io::Error::from)?
+            .as_bytes(),
+    )?;
     file.write_all(b"\n")?;
     file.sync_all()
 }

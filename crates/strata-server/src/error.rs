@@ -1,6 +1,6 @@
 //! Datadog-shaped error responses.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// An error answer: `{"errors":[{"status":"400","title":"Bad Request","detail":"…"}]}`
@@ -9,20 +9,27 @@ use axum::response::{IntoResponse, Response};
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) detail: String,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: Vec<(&'static str, String)>,
     /// Label for `strata_ingest_rejections_total`.
     pub(crate) reason: &'static str,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into(), headers: HeaderMap::new(), reason }
+    pub(crate) fn new(
+        status: StatusCode,
+        reason: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            detail: detail.into(),
+            headers: Vec::new(),
+            reason,
+        }
     }
 
     pub(crate) fn with_header(mut self, name: &'static str, value: impl ToString) -> ApiError {
-        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
-            self.headers.insert(name, v);
-        }
+        self.headers.push((name, value.to_string()));
         self
     }
 }
@@ -34,7 +41,11 @@ impl IntoResponse for ApiError {
             "errors": [{"status": self.status.as_u16().to_string(), "title": title, "detail": self.detail}]
         });
         let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().extend(self.headers);
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
         response
     }
 }

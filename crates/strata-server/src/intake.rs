@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
-use strata_ingest::{decode_logs, decompress, BodyFormat, Encoding, ErrorKind, IngestError, LogsRequest};
+use strata_ingest::{
+    decode_logs, decompress, BodyFormat, Encoding, ErrorKind, IngestError, LogsRequest,
+};
 use strata_metastore::KeyKind;
 use strata_wal::WalError;
 
@@ -26,11 +28,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/input", post(logs_v1))
         .route("/v1/input/{key}", post(logs_v1_key))
         .route("/api/v1/validate", get(validate))
-        .route("/health/live", get(|| async { Json(serde_json::json!({"status":"ok"})) }))
+        .route(
+            "/health/live",
+            get(|| async { Json(serde_json::json!({"status":"ok"})) }),
+        )
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .with_state(state)
 }
 
@@ -40,21 +48,40 @@ async fn not_found() -> ApiError {
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
     match state.core.get() {
-        Some(core) if core.wal.is_poisoned() => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status":"wal_poisoned"}))).into_response()
-        }
+        Some(core) if core.wal.is_poisoned() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status":"wal_poisoned"})),
+        )
+            .into_response(),
         Some(_) => Json(serde_json::json!({"status":"ready"})).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status":"recovering"}))).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status":"recovering"})),
+        )
+            .into_response(),
     }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     if let Some(core) = state.core.get() {
-        state.metrics.memtable_bytes.set(core.index.memtable_bytes() as i64);
-        state.metrics.memtable_events.set(core.index.memtable_events() as i64);
+        state
+            .metrics
+            .memtable_bytes
+            .set(core.index.memtable_bytes() as i64);
+        state
+            .metrics
+            .memtable_events
+            .set(core.index.memtable_events() as i64);
     }
-    state.metrics.inflight_bytes.set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
-    ([("content-type", "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+    state
+        .metrics
+        .inflight_bytes
+        .set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -63,15 +90,29 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
         Some(key) if state.keyring().authenticate(key, KeyKind::Api).is_some() => {
             Json(serde_json::json!({"valid": true})).into_response()
         }
-        Some(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "invalid API key").into_response(),
-        None => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing DD-API-KEY header").into_response(),
+        Some(_) => {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", "invalid API key").into_response()
+        }
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing DD-API-KEY header",
+        )
+        .into_response(),
     };
-    state.metrics.requests.with_label_values(&[route, response.status().as_str()]).inc();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route, response.status().as_str()])
+        .inc();
     response
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 async fn logs_v2(
@@ -81,7 +122,16 @@ async fn logs_v2(
     body: Body,
 ) -> Response {
     let key = header(&headers, "dd-api-key").map(str::to_string);
-    handle(state, "/api/v2/logs", key, params, headers, body, StatusCode::ACCEPTED).await
+    handle(
+        state,
+        "/api/v2/logs",
+        key,
+        params,
+        headers,
+        body,
+        StatusCode::ACCEPTED,
+    )
+    .await
 }
 
 async fn logs_v1(
@@ -91,7 +141,16 @@ async fn logs_v1(
     body: Body,
 ) -> Response {
     let key = header(&headers, "dd-api-key").map(str::to_string);
-    handle(state, "/v1/input", key, params, headers, body, StatusCode::OK).await
+    handle(
+        state,
+        "/v1/input",
+        key,
+        params,
+        headers,
+        body,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn logs_v1_key(
@@ -101,7 +160,16 @@ async fn logs_v1_key(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(state, "/v1/input/{key}", Some(key), params, headers, body, StatusCode::OK).await
+    handle(
+        state,
+        "/v1/input/{key}",
+        Some(key),
+        params,
+        headers,
+        body,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn handle(
@@ -117,12 +185,24 @@ async fn handle(
     let response = match ingest(&state, key, params, headers, body).await {
         Ok(()) => (success, Json(serde_json::json!({}))).into_response(),
         Err(error) => {
-            state.metrics.rejections.with_label_values(&[error.reason]).inc();
+            state
+                .metrics
+                .rejections
+                .with_label_values(&[error.reason])
+                .inc();
             error.into_response()
         }
     };
-    state.metrics.requests.with_label_values(&[route, response.status().as_str()]).inc();
-    state.metrics.request_seconds.with_label_values(&[route]).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route, response.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .request_seconds
+        .with_label_values(&[route])
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -134,7 +214,9 @@ struct Reservation<'a> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.state.inflight_bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.state
+            .inflight_bytes
+            .fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }
 
@@ -144,9 +226,17 @@ fn unavailable(reason: &'static str, detail: impl Into<String>) -> ApiError {
 
 fn ingest_error(error: IngestError) -> ApiError {
     match error.kind {
-        ErrorKind::BadRequest => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", error.detail),
-        ErrorKind::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.detail),
-        ErrorKind::Unsupported => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported", error.detail),
+        ErrorKind::BadRequest => {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", error.detail)
+        }
+        ErrorKind::TooLarge => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.detail)
+        }
+        ErrorKind::Unsupported => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported",
+            error.detail,
+        ),
     }
 }
 
@@ -158,29 +248,51 @@ async fn ingest(
     body: Body,
 ) -> Result<(), ApiError> {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing DD-API-KEY header"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing DD-API-KEY header",
+        ));
     };
     let Some(auth) = state.keyring().authenticate(&key, KeyKind::Api) else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "invalid or revoked API key"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "invalid or revoked API key",
+        ));
     };
     let Some(core) = state.core.get() else {
-        return Err(unavailable("recovering", "the server is recovering its write-ahead log; retry shortly"));
+        return Err(unavailable(
+            "recovering",
+            "the server is recovering its write-ahead log; retry shortly",
+        ));
     };
     if core.wal.is_poisoned() {
-        return Err(unavailable("wal_poisoned", "the write-ahead log failed; writes are refused until restart"));
+        return Err(unavailable(
+            "wal_poisoned",
+            "the write-ahead log failed; writes are refused until restart",
+        ));
     }
-    let format = BodyFormat::from_content_type(header(&headers, "content-type")).map_err(ingest_error)?;
+    let format =
+        BodyFormat::from_content_type(header(&headers, "content-type")).map_err(ingest_error)?;
     let encoding = Encoding::parse(header(&headers, "content-encoding")).map_err(ingest_error)?;
     let limits = &state.config.limits;
     let max_request = limits.max_request_bytes;
 
     // Back-pressure: reserve the worst case before reading the body.
     let reserve = max_request.saturating_mul(2);
-    let used = state.inflight_bytes.fetch_add(reserve, Ordering::Relaxed) + core.index.memtable_bytes();
-    let _reservation = Reservation { state, bytes: reserve };
+    let used =
+        state.inflight_bytes.fetch_add(reserve, Ordering::Relaxed) + core.index.memtable_bytes();
+    let _reservation = Reservation {
+        state,
+        bytes: reserve,
+    };
     if used + reserve > limits.memory_budget_bytes {
         core_wants_flush(state);
-        return Err(unavailable("memory", "ingest is over its memory budget; retry shortly"));
+        return Err(unavailable(
+            "memory",
+            "ingest is over its memory budget; retry shortly",
+        ));
     }
 
     let wire = read_body(body, max_request).await?;
@@ -188,7 +300,10 @@ async fn ingest(
     let request = LogsRequest {
         format,
         ddtags: params.get("ddtags").cloned(),
-        host: params.get("host").or_else(|| params.get("hostname")).cloned(),
+        host: params
+            .get("host")
+            .or_else(|| params.get("hostname"))
+            .cloned(),
         service: params.get("service").cloned(),
         ddsource: params.get("ddsource").cloned(),
         now_ns: (now_secs() * 1e9) as i64,
@@ -203,7 +318,13 @@ async fn ingest(
         Ok::<_, IngestError>((raw.len() as u64, events, payload))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("decoder failed: {e}")))?;
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("decoder failed: {e}"),
+        )
+    })?;
     let (raw_len, events, payload) = decoded.map_err(ingest_error)?;
     if events.is_empty() {
         return Ok(());
@@ -211,9 +332,21 @@ async fn ingest(
     check_quota(state, &auth.tenant, events.len() as u64, raw_len)?;
     let count = events.len() as u64;
     append(core, payload, auth.tenant.clone(), events).await?;
-    state.metrics.events_in.with_label_values(&["datadog_logs"]).inc_by(count);
-    state.metrics.bytes_in.with_label_values(&["datadog_logs"]).inc_by(raw_len);
-    state.metrics.wire_bytes_in.with_label_values(&["datadog_logs"]).inc_by(wire_len);
+    state
+        .metrics
+        .events_in
+        .with_label_values(&["datadog_logs"])
+        .inc_by(count);
+    state
+        .metrics
+        .bytes_in
+        .with_label_values(&["datadog_logs"])
+        .inc_by(raw_len);
+    state
+        .metrics
+        .wire_bytes_in
+        .with_label_values(&["datadog_logs"])
+        .inc_by(wire_len);
     if core.index.needs_flush() {
         core_wants_flush(state);
     }
@@ -224,14 +357,25 @@ fn core_wants_flush(state: &AppState) {
     state.flush_wanted.notify_one();
 }
 
-async fn append(core: &Core, payload: Vec<u8>, tenant: String, events: Vec<strata_types::Event>) -> Result<(), ApiError> {
+async fn append(
+    core: &Core,
+    payload: Vec<u8>,
+    tenant: String,
+    events: Vec<strata_types::Event>,
+) -> Result<(), ApiError> {
     match core.wal.append(payload, (tenant, events)).await {
         Ok(_seq) => Ok(()),
-        Err(WalError::Poisoned) => Err(unavailable("wal_poisoned", "the write-ahead log failed; writes are refused until restart")),
+        Err(WalError::Poisoned) => Err(unavailable(
+            "wal_poisoned",
+            "the write-ahead log failed; writes are refused until restart",
+        )),
         Err(WalError::Closed) => Err(unavailable("shutting_down", "the server is shutting down")),
         Err(error) => {
             tracing::error!(%error, "WAL append failed");
-            Err(unavailable("wal_error", format!("write-ahead log error: {error}")))
+            Err(unavailable(
+                "wal_error",
+                format!("write-ahead log error: {error}"),
+            ))
         }
     }
 }
@@ -246,14 +390,20 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
             "too_large",
             format!("request body exceeds {limit} bytes"),
         )),
-        Err(error) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("could not read body: {error}"))),
+        Err(error) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("could not read body: {error}"),
+        )),
     }
 }
 
 /// Takes tokens from the tenant's buckets or answers 429 with `X-Ratelimit-*`.
 fn check_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) -> Result<(), ApiError> {
     let mut quotas = state.quotas.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(quota) = quotas.get_mut(tenant) else { return Ok(()) };
+    let Some(quota) = quotas.get_mut(tenant) else {
+        return Ok(());
+    };
     let now = now_secs();
     let refused = |which: &str, wait: f64, limit: u64| {
         ApiError::new(

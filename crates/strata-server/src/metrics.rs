@@ -1,8 +1,8 @@
 //! Prometheus metrics for every stage (served on `/metrics`).
 
 use prometheus::{
-    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the server exports.
@@ -55,17 +55,21 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    let metric = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     register(registry, metric)
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    register(registry, IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}")))
+    register(
+        registry,
+        IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}")),
+    )
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let metric =
-        Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     register(registry, metric)
 }
 
@@ -75,18 +79,52 @@ impl Metrics {
         let registry = Registry::new();
         let seconds = exponential_buckets(0.0001, 2.0, 18).unwrap_or_default();
         let request_seconds = HistogramVec::new(
-            HistogramOpts::new("strata_http_request_duration_seconds", "HTTP request latency").buckets(seconds.clone()),
+            HistogramOpts::new(
+                "strata_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(seconds.clone()),
             &["route"],
         )
         .unwrap_or_else(|e| panic!("metric: {e}"));
         Metrics {
-            requests: counter_vec(&registry, "strata_http_requests_total", "HTTP requests by route and status", &["route", "status"]),
+            requests: counter_vec(
+                &registry,
+                "strata_http_requests_total",
+                "HTTP requests by route and status",
+                &["route", "status"],
+            ),
             request_seconds: register(&registry, request_seconds),
-            events_in: counter_vec(&registry, "strata_ingest_events_total", "Events accepted", &["source"]),
-            bytes_in: counter_vec(&registry, "strata_ingest_bytes_total", "Uncompressed bytes accepted", &["source"]),
-            wire_bytes_in: counter_vec(&registry, "strata_ingest_wire_bytes_total", "Bytes received on the wire", &["source"]),
-            rejections: counter_vec(&registry, "strata_ingest_rejections_total", "Rejected requests by reason", &["reason"]),
-            wal_sync_seconds: histogram(&registry, "strata_wal_fsync_seconds", "WAL group write + fdatasync latency", seconds.clone()),
+            events_in: counter_vec(
+                &registry,
+                "strata_ingest_events_total",
+                "Events accepted",
+                &["source"],
+            ),
+            bytes_in: counter_vec(
+                &registry,
+                "strata_ingest_bytes_total",
+                "Uncompressed bytes accepted",
+                &["source"],
+            ),
+            wire_bytes_in: counter_vec(
+                &registry,
+                "strata_ingest_wire_bytes_total",
+                "Bytes received on the wire",
+                &["source"],
+            ),
+            rejections: counter_vec(
+                &registry,
+                "strata_ingest_rejections_total",
+                "Rejected requests by reason",
+                &["reason"],
+            ),
+            wal_sync_seconds: histogram(
+                &registry,
+                "strata_wal_fsync_seconds",
+                "WAL group write + fdatasync latency",
+                seconds.clone(),
+            ),
             wal_group_records: histogram(
                 &registry,
                 "strata_wal_group_records",
@@ -99,17 +137,43 @@ impl Metrics {
                 "Bytes per WAL group commit",
                 exponential_buckets(1024.0, 4.0, 10).unwrap_or_default(),
             ),
-            memtable_bytes: gauge(&registry, "strata_memtable_bytes", "Bytes held in memtables"),
-            memtable_events: gauge(&registry, "strata_memtable_events", "Events held in memtables"),
-            inflight_bytes: gauge(&registry, "strata_inflight_request_bytes", "Bytes of requests being processed"),
-            flush_seconds: histogram(&registry, "strata_flush_seconds", "Memtable flush duration", seconds),
+            memtable_bytes: gauge(
+                &registry,
+                "strata_memtable_bytes",
+                "Bytes held in memtables",
+            ),
+            memtable_events: gauge(
+                &registry,
+                "strata_memtable_events",
+                "Events held in memtables",
+            ),
+            inflight_bytes: gauge(
+                &registry,
+                "strata_inflight_request_bytes",
+                "Bytes of requests being processed",
+            ),
+            flush_seconds: histogram(
+                &registry,
+                "strata_flush_seconds",
+                "Memtable flush duration",
+                seconds,
+            ),
             flush_failures: register(
                 &registry,
-                IntCounter::new("strata_flush_failures_total", "Failed flushes (retried)").unwrap_or_else(|e| panic!("{e}")),
+                IntCounter::new("strata_flush_failures_total", "Failed flushes (retried)")
+                    .unwrap_or_else(|e| panic!("{e}")),
             ),
             segments: gauge(&registry, "strata_segments", "Registered segments"),
-            segment_bytes: gauge(&registry, "strata_segment_bytes", "Bytes of registered segments"),
-            segment_events: gauge(&registry, "strata_segment_events", "Events in registered segments"),
+            segment_bytes: gauge(
+                &registry,
+                "strata_segment_bytes",
+                "Bytes of registered segments",
+            ),
+            segment_events: gauge(
+                &registry,
+                "strata_segment_events",
+                "Events in registered segments",
+            ),
             registry,
         }
     }

@@ -72,7 +72,10 @@ impl DataDir {
 /// Locks `path` (creating it when `create`), or fails clearly when another
 /// Strata process holds it.
 pub fn open_data_dir(path: &Path, create: bool) -> Result<DataDir, ServeError> {
-    let err = |reason: String| ServeError::DataDir { path: path.to_path_buf(), reason };
+    let err = |reason: String| ServeError::DataDir {
+        path: path.to_path_buf(),
+        reason,
+    };
     if create {
         std::fs::create_dir_all(path).map_err(|e| err(format!("cannot create: {e}")))?;
     } else if !path.is_dir() {
@@ -85,7 +88,10 @@ pub fn open_data_dir(path: &Path, create: bool) -> Result<DataDir, ServeError> {
         .open(path.join("strata.lock"))
         .map_err(|e| err(format!("cannot open lock file: {e}")))?;
     match lock.try_lock() {
-        Ok(()) => Ok(DataDir { path: path.to_path_buf(), _lock: lock }),
+        Ok(()) => Ok(DataDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        }),
         Err(std::fs::TryLockError::WouldBlock) => Err(err(
             "is locked by a running strata process (stop it first, e.g. with SIGTERM)".into(),
         )),
@@ -94,11 +100,17 @@ pub fn open_data_dir(path: &Path, create: bool) -> Result<DataDir, ServeError> {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub(crate) fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// A committed record's item: its tenant and events, applied to the memtable.
@@ -145,7 +157,10 @@ impl AppState {
         let now = now_secs();
         let mut quotas = self.quotas.lock().unwrap_or_else(|p| p.into_inner());
         for tenant in tenants {
-            let entry = quotas.entry(tenant.id.clone()).or_insert(TenantQuota { events: None, bytes: None });
+            let entry = quotas.entry(tenant.id.clone()).or_insert(TenantQuota {
+                events: None,
+                bytes: None,
+            });
             sync_bucket(&mut entry.events, tenant.quota.events_per_sec, now);
             sync_bucket(&mut entry.bytes, tenant.quota.bytes_per_sec, now);
         }
@@ -155,7 +170,9 @@ impl AppState {
 
 fn sync_bucket(bucket: &mut Option<TokenBucket>, rate: Option<u64>, now: f64) {
     match (bucket.as_ref().map(TokenBucket::rate), rate) {
-        (current, Some(rate)) if current != Some(rate) => *bucket = Some(TokenBucket::new(rate, now)),
+        (current, Some(rate)) if current != Some(rate) => {
+            *bucket = Some(TokenBucket::new(rate, now))
+        }
         (_, None) => *bucket = None,
         _ => {}
     }
@@ -167,7 +184,10 @@ pub struct Server;
 
 impl Server {
     /// Runs `strata serve` until `shutdown` resolves, then drains, flushes and returns.
-    pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    pub async fn run(
+        config: Config,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let data_dir = open_data_dir(&config.data_dir, true)?;
         let metastore = Arc::new(SqliteMetastore::open(&data_dir.metastore_path()).await?);
         bootstrap(metastore.as_ref(), &data_dir.path, now_ms()).await?;
@@ -191,7 +211,9 @@ impl Server {
                 shutdown.await;
                 tracing::info!("shutdown requested: draining in-flight requests");
             };
-            axum::serve(listener, app).with_graceful_shutdown(graceful).await
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
         });
 
         let recovery_state = Arc::clone(&state);
@@ -211,7 +233,9 @@ impl Server {
         tracing::info!("ready");
 
         let background = tokio::spawn(background_loop(Arc::clone(&state), stop_rx));
-        let served = http.await.map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+        let served = http
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
         let _ = stop_tx.send(true);
         let _ = background.await;
         served?;
@@ -248,8 +272,14 @@ fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result
     let known: HashSet<String> = segments.iter().map(|s| s.path.clone()).collect();
     let orphans = files.remove_orphans(&known)?;
     state.metrics.segments.set(segments.len() as i64);
-    state.metrics.segment_bytes.set(segments.iter().map(|s| s.size_bytes as i64).sum());
-    state.metrics.segment_events.set(segments.iter().map(|s| s.rows as i64).sum());
+    state
+        .metrics
+        .segment_bytes
+        .set(segments.iter().map(|s| s.size_bytes as i64).sum());
+    state
+        .metrics
+        .segment_events
+        .set(segments.iter().map(|s| s.rows as i64).sum());
 
     let config = &state.config;
     let index = Arc::new(Index::new(
@@ -282,7 +312,9 @@ fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result
     );
     let metrics = state.metrics.clone();
     options.on_group = Some(Box::new(move |stats: &GroupStats| {
-        metrics.wal_sync_seconds.observe(stats.write_and_sync.as_secs_f64());
+        metrics
+            .wal_sync_seconds
+            .observe(stats.write_and_sync.as_secs_f64());
         metrics.wal_group_records.observe(stats.records as f64);
         metrics.wal_group_bytes.observe(stats.bytes as f64);
     }));
@@ -322,7 +354,10 @@ async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rec
         let started = Instant::now();
         match core.index.flush_due(false).await {
             Ok(stats) if stats.memtables > 0 => {
-                state.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
+                state
+                    .metrics
+                    .flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 state.metrics.segments.add(stats.segments as i64);
                 state.metrics.segment_bytes.add(stats.bytes as i64);
                 state.metrics.segment_events.add(stats.events as i64);
@@ -333,9 +368,18 @@ async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rec
             Ok(_) => {}
             Err(_) => state.metrics.flush_failures.inc(),
         }
-        state.metrics.memtable_bytes.set(core.index.memtable_bytes() as i64);
-        state.metrics.memtable_events.set(core.index.memtable_events() as i64);
-        state.metrics.inflight_bytes.set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
+        state
+            .metrics
+            .memtable_bytes
+            .set(core.index.memtable_bytes() as i64);
+        state
+            .metrics
+            .memtable_events
+            .set(core.index.memtable_events() as i64);
+        state
+            .metrics
+            .inflight_bytes
+            .set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
         if last_refresh.elapsed() >= Duration::from_secs(1) {
             last_refresh = Instant::now();
             if let Err(error) = state.refresh().await {

@@ -141,7 +141,9 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, DecodeError> {
     let tenant = reader.string()?;
     let count = reader.varint()?;
     // Each event takes at least 13 bytes: never trust `count` for allocation.
-    let capacity = usize::try_from(count).unwrap_or(usize::MAX).min(bytes.len() / 13);
+    let capacity = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len() / 13);
     let mut events = Vec::with_capacity(capacity);
     for _ in 0..count {
         events.push(reader.event()?);
@@ -159,8 +161,14 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
-        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated(self.pos))?;
-        let slice = self.bytes.get(self.pos..end).ok_or(DecodeError::Truncated(self.pos))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(DecodeError::Truncated(self.pos))?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(DecodeError::Truncated(self.pos))?;
         self.pos = end;
         Ok(slice)
     }
@@ -185,7 +193,11 @@ impl Reader<'_> {
                 return Ok(value);
             }
         }
-        Err(DecodeError::Invalid { what: "varint", value: 0xff, offset: start })
+        Err(DecodeError::Invalid {
+            what: "varint",
+            value: 0xff,
+            offset: start,
+        })
     }
 
     fn string(&mut self) -> Result<String, DecodeError> {
@@ -193,15 +205,20 @@ impl Reader<'_> {
         let len = usize::try_from(len).map_err(|_| DecodeError::Truncated(self.pos))?;
         let start = self.pos;
         let raw = self.take(len)?;
-        std::str::from_utf8(raw).map(str::to_owned).map_err(|_| DecodeError::Utf8(start))
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::Utf8(start))
     }
 
     fn event(&mut self) -> Result<Event, DecodeError> {
         let timestamp_ns = i64::from_le_bytes(self.array8()?);
         let offset = self.pos;
         let code = self.u8()?;
-        let status =
-            Status::from_code(code).ok_or(DecodeError::Invalid { what: "status", value: code, offset })?;
+        let status = Status::from_code(code).ok_or(DecodeError::Invalid {
+            what: "status",
+            value: code,
+            offset,
+        })?;
         let present = self.u8()?;
         let optional = |bit: u8, reader: &mut Self| -> Result<Option<String>, DecodeError> {
             if present & (1 << bit) != 0 {
@@ -231,11 +248,27 @@ impl Reader<'_> {
                 2 => AttrValue::Float(f64::from_bits(u64::from_le_bytes(self.array8()?))),
                 3 => AttrValue::Bool(self.u8()? != 0),
                 4 => AttrValue::Json(self.string()?),
-                other => return Err(DecodeError::Invalid { what: "value tag", value: other, offset }),
+                other => {
+                    return Err(DecodeError::Invalid {
+                        what: "value tag",
+                        value: other,
+                        offset,
+                    })
+                }
             };
             attributes.push((key, value));
         }
-        Ok(Event { timestamp_ns, status, service, host, source, trace_id, message, tags, attributes })
+        Ok(Event {
+            timestamp_ns,
+            status,
+            service,
+            host,
+            source,
+            trace_id,
+            message,
+            tags,
+            attributes,
+        })
     }
 }
 
@@ -267,14 +300,23 @@ mod tests {
     fn round_trip() {
         let events = sample();
         let bytes = encode("t1", &events);
-        assert_eq!(decode(&bytes), Ok(Batch { tenant: "t1".into(), events }));
+        assert_eq!(
+            decode(&bytes),
+            Ok(Batch {
+                tenant: "t1".into(),
+                events
+            })
+        );
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let bytes = encode("t1", &sample());
         for len in 0..bytes.len() {
-            assert!(decode(&bytes[..len]).is_err(), "prefix of {len} bytes decoded");
+            assert!(
+                decode(&bytes[..len]).is_err(),
+                "prefix of {len} bytes decoded"
+            );
         }
     }
 

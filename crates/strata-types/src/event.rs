@@ -144,9 +144,8 @@ impl AttrValue {
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             AttrValue::Bool(b) => serde_json::Value::Bool(*b),
-            AttrValue::Json(text) => {
-                serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone()))
-            }
+            AttrValue::Json(text) => serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
         }
     }
 
@@ -222,7 +221,10 @@ impl Event {
     pub fn to_json(&self, id: &str) -> serde_json::Value {
         let mut obj = serde_json::Map::new();
         obj.insert("id".into(), id.into());
-        obj.insert("timestamp".into(), format_rfc3339_nanos(self.timestamp_ns).into());
+        obj.insert(
+            "timestamp".into(),
+            format_rfc3339_nanos(self.timestamp_ns).into(),
+        );
         obj.insert("status".into(), self.status.as_str().into());
         let mut put_opt = |key: &str, value: &Option<String>| {
             if let Some(v) = value {

@@ -22,7 +22,11 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -33,7 +37,13 @@ impl Server {
     pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> Server {
         let mut command = Command::new(BIN);
         command
-            .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "serve",
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .args(extra)
             .env("STRATA_LOG", "warn")
             .stdout(Stdio::null())
@@ -44,7 +54,11 @@ impl Server {
             }
         }
         let child = command.spawn().expect("spawn strata serve");
-        let server = Server { child, port, data_dir: data_dir.to_path_buf() };
+        let server = Server {
+            child,
+            port,
+            data_dir: data_dir.to_path_buf(),
+        };
         server.wait_ready();
         server
     }
@@ -56,7 +70,10 @@ impl Server {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(response) = ureq::get(&self.url("/health/ready")).timeout(Duration::from_secs(1)).call() {
+            if let Ok(response) = ureq::get(&self.url("/health/ready"))
+                .timeout(Duration::from_secs(1))
+                .call()
+            {
                 if response.status() == 200 {
                     return;
                 }
@@ -114,7 +131,11 @@ pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, u
             let text = response.into_string().unwrap_or_default();
             (status, text, copy)
         }
-        Err(error) => (0, error.to_string(), ureq::Response::new(599, "transport", "").unwrap()),
+        Err(error) => (
+            0,
+            error.to_string(),
+            ureq::Response::new(599, "transport", "").unwrap(),
+        ),
     }
 }
 
@@ -126,25 +147,49 @@ fn clone_headers(status: u16, response: &ureq::Response) -> ureq::Response {
         }
     }
     raw.push_str("\r\n");
-    raw.parse().unwrap_or_else(|_| ureq::Response::new(status, "X", "").unwrap())
+    raw.parse()
+        .unwrap_or_else(|_| ureq::Response::new(status, "X", "").unwrap())
 }
 
 pub fn post_logs(server: &Server, key: &str, body: &str) -> u16 {
-    post(&server.url("/api/v2/logs"), &[("DD-API-KEY", key), ("Content-Type", "application/json")], body.as_bytes()).0
+    post(
+        &server.url("/api/v2/logs"),
+        &[("DD-API-KEY", key), ("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .0
 }
 
 /// Runs `strata admin …` to completion.
 pub fn admin(args: &[&str]) -> Output {
-    Command::new(BIN).arg("admin").args(args).env_remove("STRATA_DATA_DIR").output().expect("run strata admin")
+    Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .env_remove("STRATA_DATA_DIR")
+        .output()
+        .expect("run strata admin")
 }
 
 /// Exports a tenant; panics if the export fails.
 pub fn export(data_dir: &Path, tenant: &str) -> Vec<serde_json::Value> {
-    let output = admin(&["export", "--data-dir", data_dir.to_str().unwrap(), "--tenant", tenant]);
-    assert!(output.status.success(), "export failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = admin(&[
+        "export",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--tenant",
+        tenant,
+    ]);
+    assert!(
+        output.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("corrupt export line {line:?}: {e}")))
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("corrupt export line {line:?}: {e}"))
+        })
         .collect()
 }

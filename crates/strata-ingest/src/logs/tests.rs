@@ -46,7 +46,12 @@ fn reserved_attributes_are_remapped_in_priority_order() {
     assert_eq!(e.service.as_deref(), Some("sys-app"));
     assert_eq!(e.trace_id.as_deref(), Some("abc"));
     assert_eq!(e.timestamp_ns, 1_700_000_000_000_000_000);
-    let attr = |k: &str| e.attributes.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
+    let attr = |k: &str| {
+        e.attributes
+            .iter()
+            .find(|(p, _)| p == k)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(attr("log"), Some(AttrValue::Str("stays".into())));
     assert_eq!(attr("dd.service"), Some(AttrValue::Str("dd-svc".into())));
     assert_eq!(attr("http.status_code"), Some(AttrValue::Int(503)));
@@ -66,8 +71,14 @@ fn status_numbers_and_timestamps() {
     assert_eq!(e.status, Status::Error);
     assert_eq!(e.timestamp_ns, 1_700_000_000_123_000_000);
     let e = &decode(r#"{"message":"x","timestamp":"not a date"}"#).unwrap()[0];
-    assert_eq!(e.timestamp_ns, NOW, "unparseable timestamp falls back to receive time");
-    assert_eq!(e.attributes, vec![("timestamp".to_string(), AttrValue::Str("not a date".into()))]);
+    assert_eq!(
+        e.timestamp_ns, NOW,
+        "unparseable timestamp falls back to receive time"
+    );
+    assert_eq!(
+        e.attributes,
+        vec![("timestamp".to_string(), AttrValue::Str("not a date".into()))]
+    );
 }
 
 #[test]
@@ -75,7 +86,12 @@ fn single_object_and_simple() {
     assert_eq!(decode(r#"{"message":"one"}"#).unwrap().len(), 1);
     let mut request = LogsRequest::json(NOW);
     request.format = BodyFormat::JsonSimple;
-    assert_eq!(decode_logs(br#"{"message":"one"}"#, &request).unwrap().len(), 1);
+    assert_eq!(
+        decode_logs(br#"{"message":"one"}"#, &request)
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(decode_logs(br#"[{"message":"one"}]"#, &request).is_err());
 }
 
@@ -94,7 +110,10 @@ fn text_lines_take_query_parameters() {
     assert_eq!(events[1].host.as_deref(), Some("h"));
     assert_eq!(events[1].source.as_deref(), Some("src"));
     assert_eq!(events[1].tags, vec!["env:prod", "user:x"]);
-    assert_eq!(decode_logs(b"\xff\xfe", &request).unwrap_err().kind, ErrorKind::BadRequest);
+    assert_eq!(
+        decode_logs(b"\xff\xfe", &request).unwrap_err().kind,
+        ErrorKind::BadRequest
+    );
 }
 
 #[test]
@@ -117,30 +136,65 @@ fn bad_bodies_name_the_problem() {
         ("[{\"message\":", "invalid JSON"),
         ("[1,2]", "item 0 is a number"),
         ("\"just a string\"", "body is a string"),
-        (r#"[{"message":"ok"},{"ddtags":5}]"#, "item 1: ddtags must be a string"),
+        (
+            r#"[{"message":"ok"},{"ddtags":5}]"#,
+            "item 1: ddtags must be a string",
+        ),
         (r#"{"hostname":[1]}"#, "hostname must be a string"),
         (r#"{"ddtags":["a",1]}"#, "ddtags items must be strings"),
     ];
     for (body, want) in cases {
         let err = decode(body).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadRequest, "{body}");
-        assert!(err.detail.contains(want), "{body}: {} does not contain {want}", err.detail);
+        assert!(
+            err.detail.contains(want),
+            "{body}: {} does not contain {want}",
+            err.detail
+        );
     }
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     assert_eq!(decode(&deep).unwrap_err().kind, ErrorKind::BadRequest);
     let deep_object = format!("{}1{}", "{\"a\":".repeat(300), "}".repeat(300));
-    assert!(decode(&deep_object).unwrap_err().detail.contains("recursion"));
-    assert_eq!(decode_logs(b"[{\"message\":\"\xff\"}]", &LogsRequest::json(NOW)).unwrap_err().kind, ErrorKind::BadRequest);
+    assert!(decode(&deep_object)
+        .unwrap_err()
+        .detail
+        .contains("recursion"));
+    assert_eq!(
+        decode_logs(b"[{\"message\":\"\xff\"}]", &LogsRequest::json(NOW))
+            .unwrap_err()
+            .kind,
+        ErrorKind::BadRequest
+    );
 }
 
 #[test]
 fn content_types() {
-    assert_eq!(BodyFormat::from_content_type(None).unwrap(), BodyFormat::Json);
-    assert_eq!(BodyFormat::from_content_type(Some("application/json; charset=utf-8")).unwrap(), BodyFormat::Json);
-    assert_eq!(BodyFormat::from_content_type(Some("application/json;simple")).unwrap(), BodyFormat::JsonSimple);
-    assert_eq!(BodyFormat::from_content_type(Some("text/plain")).unwrap(), BodyFormat::Lines);
-    assert_eq!(BodyFormat::from_content_type(Some("application/logplex-1")).unwrap(), BodyFormat::Lines);
-    assert_eq!(BodyFormat::from_content_type(Some("application/xml")).unwrap_err().kind, ErrorKind::Unsupported);
+    assert_eq!(
+        BodyFormat::from_content_type(None).unwrap(),
+        BodyFormat::Json
+    );
+    assert_eq!(
+        BodyFormat::from_content_type(Some("application/json; charset=utf-8")).unwrap(),
+        BodyFormat::Json
+    );
+    assert_eq!(
+        BodyFormat::from_content_type(Some("application/json;simple")).unwrap(),
+        BodyFormat::JsonSimple
+    );
+    assert_eq!(
+        BodyFormat::from_content_type(Some("text/plain")).unwrap(),
+        BodyFormat::Lines
+    );
+    assert_eq!(
+        BodyFormat::from_content_type(Some("application/logplex-1")).unwrap(),
+        BodyFormat::Lines
+    );
+    assert_eq!(
+        BodyFormat::from_content_type(Some("application/xml"))
+            .unwrap_err()
+            .kind,
+        ErrorKind::Unsupported
+    );
 }
 
 proptest::proptest! {
