@@ -3,6 +3,13 @@
 
 mod admin;
 
+/// mimalloc instead of glibc malloc: the ingest path allocates many small
+/// strings per event on several threads, where glibc's per-thread arenas
+/// fragment (peak RSS 1.6 GiB for a 0.5 GiB budget in the first benchmark)
+/// and spend a quarter of the CPU in malloc/free. See docs/benchmarks.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -26,13 +26,23 @@ fn python_datadog_api_client_submits_logs() {
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
     let lines = export(dir.path(), "default");
-    let find = |m: &str| lines.iter().find(|l| l["message"] == m).unwrap_or_else(|| panic!("{m} not stored"));
+    let find = |m: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == m)
+            .unwrap_or_else(|| panic!("{m} not stored"))
+    };
     let first = find("python-client-identity");
     assert_eq!(first["status"], "error");
     assert_eq!(first["host"], "h1");
     assert_eq!(first["source"], "nginx");
-    assert_eq!(first["tags"], serde_json::json!(["env:prod", "version:1", "team:a"]));
+    assert_eq!(
+        first["tags"],
+        serde_json::json!(["env:prod", "version:1", "team:a"])
+    );
     assert_eq!(find("python-client-gzip")["attributes"]["duration"], 12);
     find("python-client-deflate");
-    assert!(lines.iter().all(|l| l["message"] != "python-client-forbidden"));
+    assert!(lines
+        .iter()
+        .all(|l| l["message"] != "python-client-forbidden"));
 }

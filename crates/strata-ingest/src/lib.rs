@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod compression;
+mod flatten;
 mod logs;
 mod quota;
 mod timestamp;

@@ -4,10 +4,11 @@
 //! (`reference/datadog-api.md` §1): the first present source attribute of each
 //! list wins and is removed from the attributes; the others stay attributes.
 
-use serde_json::{Map, Value};
 use strata_types::{AttrValue, Event, Status};
 
-use crate::{parse_timestamp_ns, IngestError};
+use crate::flatten::{parse_body, Body, Item};
+use crate::timestamp::parse_attr_timestamp_ns;
+use crate::IngestError;
 
 const TIMESTAMP_KEYS: &[&str] = &[
     "@timestamp",
@@ -114,10 +115,10 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                     "empty request body: send a JSON array or object",
                 ));
             }
-            let value: Value = serde_json::from_slice(body)
-                .map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))?;
-            match value {
-                Value::Array(items) if request.format == BodyFormat::Json => {
+            let body =
+                parse_body(body).map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))?;
+            match body {
+                Body::Array(items) if request.format == BodyFormat::Json => {
                     if items.len() > request.max_items {
                         return Err(IngestError::too_large(format!(
                             "{} items in one request; the limit is {}",
@@ -127,23 +128,25 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                     }
                     let mut events = Vec::with_capacity(items.len());
                     for (index, item) in items.into_iter().enumerate() {
-                        let Value::Object(map) = item else {
-                            return Err(IngestError::bad(format!(
-                                "item {index} is {}, expected a JSON object",
-                                type_name(&item)
-                            )));
+                        let flat = match item {
+                            Item::Object(flat) => flat,
+                            Item::Other(what) => {
+                                return Err(IngestError::bad(format!(
+                                    "item {index} is {what}, expected a JSON object"
+                                )))
+                            }
                         };
                         events.push(
-                            normalize(map, request, &request_tags)
+                            normalize(flat, request, &request_tags)
                                 .map_err(|e| at_item(index, e))?,
                         );
                     }
                     Ok(events)
                 }
-                Value::Object(map) => Ok(vec![normalize(map, request, &request_tags)?]),
-                other => Err(IngestError::bad(format!(
-                    "body is {}, expected {}",
-                    type_name(&other),
+                Body::Object(flat) => Ok(vec![normalize(flat, request, &request_tags)?]),
+                Body::Array(_) => Err(IngestError::bad("body is an array, expected a JSON object")),
+                Body::Other(what) => Err(IngestError::bad(format!(
+                    "body is {what}, expected {}",
                     if request.format == BodyFormat::Json {
                         "a JSON array of objects or an object"
                     } else {
@@ -159,17 +162,6 @@ fn at_item(index: usize, error: IngestError) -> IngestError {
     IngestError {
         kind: error.kind,
         detail: format!("item {index}: {}", error.detail),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -209,32 +201,40 @@ fn decode_lines(
     Ok(events)
 }
 
+fn kind_name(value: &AttrValue) -> &'static str {
+    match value {
+        AttrValue::Str(_) => "a string",
+        AttrValue::Int(_) | AttrValue::Float(_) => "a number",
+        AttrValue::Bool(_) => "a boolean",
+        AttrValue::Json(text) if text == "null" => "null",
+        AttrValue::Json(text) if text.starts_with('[') => "an array",
+        AttrValue::Json(_) => "an object",
+    }
+}
+
+fn is_null(value: &AttrValue) -> bool {
+    matches!(value, AttrValue::Json(text) if text == "null")
+}
+
 fn normalize(
-    map: Map<String, Value>,
+    mut flat: Vec<(String, AttrValue)>,
     request: &LogsRequest,
     request_tags: &[String],
 ) -> Result<Event, IngestError> {
-    // These Datadog fields are strings; an object would silently flatten away.
-    for key in ["ddtags", "ddsource", "hostname", "service"] {
-        if let Some(Value::Object(_)) = map.get(key) {
-            return Err(IngestError::bad(format!(
-                "{key} must be a string, got an object"
-            )));
-        }
-    }
-    let mut flat: Vec<(String, Value)> = Vec::with_capacity(map.len() + 8);
-    flatten(String::new(), map, &mut flat);
-
     let message = match take(&mut flat, MESSAGE_KEYS) {
-        Some(Value::String(s)) => s,
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+        Some(AttrValue::Str(s)) => s,
+        Some(value) if is_null(&value) => String::new(),
+        Some(AttrValue::Json(text)) => text,
+        Some(AttrValue::Int(i)) => i.to_string(),
+        Some(AttrValue::Float(f)) => f.to_string(),
+        Some(AttrValue::Bool(b)) => b.to_string(),
+        None => String::new(),
     };
     let mut event = Event::new(request.now_ns, truncate(message, request.max_log_bytes));
     if let Some(raw) = take(&mut flat, STATUS_KEYS) {
         event.status = match raw {
-            Value::String(s) => Status::normalize(&s),
-            Value::Number(n) => n.as_i64().map_or(Status::Info, Status::from_severity),
+            AttrValue::Str(s) => Status::normalize(&s),
+            AttrValue::Int(n) => Status::from_severity(n),
             _ => Status::Info,
         };
     }
@@ -243,50 +243,37 @@ fn normalize(
         take_string(&mut flat, SERVICE_KEYS, "service")?.or_else(|| request.service.clone());
     event.source =
         take_string(&mut flat, SOURCE_KEYS, "ddsource")?.or_else(|| request.ddsource.clone());
-    event.trace_id = match take(&mut flat, TRACE_KEYS) {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::Null) | None => None,
-        Some(other) => {
-            return Err(IngestError::bad(format!(
-                "trace_id must be a string or number, got {}",
-                type_name(&other)
-            )))
-        }
-    };
+    event.trace_id = take_string(&mut flat, TRACE_KEYS, "trace_id")?;
     if let Some(position) = TIMESTAMP_KEYS
         .iter()
         .find_map(|k| flat.iter().position(|(p, _)| p == k))
     {
-        if let Some(ns) = parse_timestamp_ns(&flat[position].1) {
+        if let Some(ns) = parse_attr_timestamp_ns(&flat[position].1) {
             event.timestamp_ns = ns;
             flat.remove(position);
         }
     }
     let mut tags = match take(&mut flat, TAG_KEYS) {
-        Some(Value::String(s)) => split_tags(&s),
-        Some(Value::Array(items)) => {
+        Some(AttrValue::Str(s)) => split_tags(&s),
+        Some(value) if is_null(&value) => Vec::new(),
+        Some(AttrValue::Json(text)) if text.starts_with('[') => {
+            let items: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
             let mut tags = Vec::with_capacity(items.len());
             for item in items {
                 match item {
-                    Value::String(s) => tags.push(s),
-                    other => {
-                        return Err(IngestError::bad(format!(
-                            "ddtags items must be strings, got {}",
-                            type_name(&other)
-                        )))
-                    }
+                    serde_json::Value::String(s) => tags.push(s),
+                    _ => return Err(IngestError::bad("ddtags items must be strings")),
                 }
             }
             tags
         }
-        Some(Value::Null) | None => Vec::new(),
         Some(other) => {
             return Err(IngestError::bad(format!(
                 "ddtags must be a string, got {}",
-                type_name(&other)
+                kind_name(&other)
             )))
         }
+        None => Vec::new(),
     };
     for tag in request_tags {
         if !tags.contains(tag) {
@@ -294,27 +281,11 @@ fn normalize(
         }
     }
     event.tags = tags;
-    event.attributes = flat.into_iter().map(|(k, v)| (k, to_attr(v))).collect();
+    event.attributes = flat;
     Ok(event)
 }
 
-/// Flattens nested objects to dotted paths; arrays and scalars are leaves.
-/// Depth is bounded by the JSON parser's recursion limit (128).
-fn flatten(prefix: String, map: Map<String, Value>, out: &mut Vec<(String, Value)>) {
-    for (key, value) in map {
-        let path = if prefix.is_empty() {
-            key
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match value {
-            Value::Object(inner) if !inner.is_empty() => flatten(path, inner, out),
-            other => out.push((path, other)),
-        }
-    }
-}
-
-fn take(flat: &mut Vec<(String, Value)>, keys: &[&str]) -> Option<Value> {
+fn take(flat: &mut Vec<(String, AttrValue)>, keys: &[&str]) -> Option<AttrValue> {
     for key in keys {
         if let Some(position) = flat.iter().position(|(p, _)| p == key) {
             return Some(flat.remove(position).1);
@@ -324,31 +295,20 @@ fn take(flat: &mut Vec<(String, Value)>, keys: &[&str]) -> Option<Value> {
 }
 
 fn take_string(
-    flat: &mut Vec<(String, Value)>,
+    flat: &mut Vec<(String, AttrValue)>,
     keys: &[&str],
     name: &str,
 ) -> Result<Option<String>, IngestError> {
     match take(flat, keys) {
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Null) | None => Ok(None),
+        Some(AttrValue::Str(s)) => Ok(Some(s)),
+        Some(AttrValue::Int(n)) => Ok(Some(n.to_string())),
+        Some(AttrValue::Float(n)) => Ok(Some(n.to_string())),
+        Some(value) if is_null(&value) => Ok(None),
+        None => Ok(None),
         Some(other) => Err(IngestError::bad(format!(
             "{name} must be a string, got {}",
-            type_name(&other)
+            kind_name(&other)
         ))),
-    }
-}
-
-fn to_attr(value: Value) -> AttrValue {
-    match value {
-        Value::String(s) => AttrValue::Str(s),
-        Value::Bool(b) => AttrValue::Bool(b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => AttrValue::Int(i),
-            None => AttrValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        // Arrays, null and empty objects keep their JSON text.
-        other => AttrValue::Json(other.to_string()),
     }
 }
 

@@ -22,6 +22,20 @@ pub fn parse_timestamp_ns(value: &Value) -> Option<i64> {
     }
 }
 
+/// [`parse_timestamp_ns`] for a flattened attribute value.
+pub(crate) fn parse_attr_timestamp_ns(value: &strata_types::AttrValue) -> Option<i64> {
+    use strata_types::AttrValue;
+    match value {
+        AttrValue::Int(ms) => ms.checked_mul(1_000_000),
+        AttrValue::Float(ms) => {
+            let ns = ms * 1e6;
+            (ns.is_finite() && ns.abs() < 9.2e18).then_some(ns as i64)
+        }
+        AttrValue::Str(s) => parse_str(s.trim()),
+        _ => None,
+    }
+}
+
 fn parse_str(s: &str) -> Option<i64> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().ok()?.checked_mul(1_000_000);

@@ -329,6 +329,17 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
             Ok(Ok((status, body))) => {
                 stats.failure(status.as_str(), &String::from_utf8_lossy(&body));
+                // Back-pressure answers ask the client to retry later; a real
+                // Datadog client backs off, and hammering a busy server would
+                // only steal CPU from it on a shared machine.
+                if status.as_u16() == 429 || status.as_u16() == 503 {
+                    if shared
+                        .sleep_or_stop(Instant::now() + PRESSURE_BACKOFF, &mut stop)
+                        .await
+                    {
+                        break;
+                    }
+                }
             }
             Ok(Err(e)) => {
                 let key = if e.is_timeout() { "timeout" } else { "io" };
@@ -342,6 +353,9 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
     }
 }
+
+/// Pause of one connection after a 429 or 503.
+const PRESSURE_BACKOFF: Duration = Duration::from_millis(100);
 
 async fn progress(shared: Arc<Shared>, start: Instant) {
     let period = Duration::from_secs(1);

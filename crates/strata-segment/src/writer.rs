@@ -120,6 +120,10 @@ pub fn write_segment<W: Write + Send>(
         .set_dictionary_enabled(true)
         .set_column_dictionary_enabled(ColumnPath::from(columns::ID), false)
         .set_column_dictionary_enabled(ColumnPath::from(columns::TRACE_ID), false)
+        // Messages are high-cardinality: building a dictionary that overflows
+        // and falls back to plain costs CPU on every flush and buys nothing
+        // that zstd does not already get.
+        .set_column_dictionary_enabled(ColumnPath::from(columns::MESSAGE), false)
         .set_column_dictionary_enabled(ColumnPath::from(columns::TIMESTAMP), false)
         .set_column_encoding(
             ColumnPath::from(columns::TIMESTAMP),

@@ -15,6 +15,7 @@
 mod bootstrap;
 mod error;
 mod intake;
+mod listener;
 mod metrics;
 mod state;
 

@@ -202,8 +202,10 @@ impl Server {
             flush_wanted: Notify::new(),
         });
         state.refresh().await?;
-        let listener = tokio::net::TcpListener::bind(config.listen_addr()?).await?;
-        tracing::info!(addr = %listener.local_addr()?, data_dir = %data_dir.path.display(), "listening");
+        let tcp = tokio::net::TcpListener::bind(config.listen_addr()?).await?;
+        tracing::info!(addr = %tcp.local_addr()?, data_dir = %data_dir.path.display(), "listening");
+        let listener =
+            crate::listener::LimitedListener::new(tcp, config.limits.max_connections as usize);
         let app = crate::intake::router(Arc::clone(&state));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let http = tokio::spawn(async move {

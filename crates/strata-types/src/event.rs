@@ -158,6 +158,10 @@ impl AttrValue {
     }
 }
 
+/// Bytes charged per heap allocation by [`Event::heap_size`] (allocator
+/// rounding and headers).
+pub const ALLOC_OVERHEAD: usize = 16;
+
 /// One normalised log event, as stored in the WAL, the memtable and segments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -197,20 +201,35 @@ impl Event {
         }
     }
 
-    /// An estimate of the memory this event holds, for memory budgets.
+    /// An estimate of the memory this event holds, for memory budgets. Each
+    /// heap allocation is charged [`ALLOC_OVERHEAD`] on top of its bytes.
     pub fn heap_size(&self) -> usize {
-        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let string = |s: &str| {
+            if s.is_empty() {
+                0
+            } else {
+                s.len() + ALLOC_OVERHEAD
+            }
+        };
+        let opt = |s: &Option<String>| s.as_deref().map_or(0, string);
         size_of::<Event>()
-            + self.message.len()
+            + string(&self.message)
             + opt(&self.service)
             + opt(&self.host)
             + opt(&self.source)
             + opt(&self.trace_id)
-            + self.tags.iter().map(|t| t.len() + 24).sum::<usize>()
+            + self
+                .tags
+                .iter()
+                .map(|t| string(t) + size_of::<String>())
+                .sum::<usize>()
+            + ALLOC_OVERHEAD
             + self
                 .attributes
                 .iter()
-                .map(|(k, v)| k.len() + v.heap_size() + 56)
+                .map(|(k, v)| {
+                    string(k) + v.heap_size() + ALLOC_OVERHEAD + size_of::<(String, AttrValue)>()
+                })
                 .sum::<usize>()
     }
 
