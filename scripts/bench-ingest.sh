@@ -5,14 +5,14 @@
 # server's peak RSS and bytes on disk after flush versus raw NDJSON bytes.
 #
 # usage: scripts/bench-ingest.sh [fsync|none] [runs] [duration_s] [connections]
-# env:   STRATA_BIN (default target/release/strata), BENCH_DIR (default /tmp/strata-bench)
+# env:   BENCH_BIN (default target/release/strata), BENCH_DIR (default /tmp/strata-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 durability=${1:-fsync}
 runs=${2:-3}
 duration=${3:-20}
 connections=${4:-8}
-bin=${STRATA_BIN:-target/release/strata}
+bin=${BENCH_BIN:-target/release/strata}
 base=${BENCH_DIR:-/tmp/strata-bench}
 port=${BENCH_PORT:-7690}
 
@@ -20,7 +20,7 @@ for run in $(seq 1 "$runs"); do
   dir="$base/run-$run"
   rm -rf "$dir"
   mkdir -p "$dir"
-  STRATA_LOG=warn "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
+  env -u BENCH_BIN STRATA_LOG=warn "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
     --set "wal.durability=\"$durability\"" >"$dir/serve.out" 2>"$dir/serve.err" &
   pid=$!
   for _ in $(seq 1 100); do

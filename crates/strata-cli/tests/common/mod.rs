@@ -1,7 +1,6 @@
 //! Helpers for integration tests that drive the real `strata` binary.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -19,6 +18,11 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub data_dir: PathBuf,
+}
+
+fn stderr_path(data_dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(data_dir).unwrap();
+    data_dir.join("server.stderr.log")
 }
 
 pub fn free_port() -> u16 {
@@ -47,7 +51,13 @@ impl Server {
             .args(extra)
             .env("STRATA_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(stderr_path(data_dir))
+                    .unwrap(),
+            ));
         for (key, _) in std::env::vars() {
             if key.starts_with("STRATA_") && key != "STRATA_LOG" {
                 command.env_remove(key);
@@ -61,6 +71,12 @@ impl Server {
         };
         server.wait_ready();
         server
+    }
+
+    /// The server's stderr, kept in a file beside the data directory (a pipe
+    /// nobody reads could fill up and block the server); appended to by restarts.
+    pub fn stderr_path(&self) -> PathBuf {
+        stderr_path(&self.data_dir)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -99,18 +115,22 @@ impl Server {
 
     /// SIGTERM, then the exit status and stderr.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id() as i32;
-        // SAFETY-free: libc::kill is a plain syscall wrapper.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid} failed");
         let status = self.child.wait().unwrap();
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            pipe.read_to_string(&mut stderr).unwrap();
-        }
+        let stderr = std::fs::read_to_string(self.stderr_path()).unwrap_or_default();
         (status, stderr)
+    }
+}
+
+impl Drop for Server {
+    /// A test that panics must not leave its server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
