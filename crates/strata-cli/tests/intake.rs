@@ -198,7 +198,7 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
         ("unknown content type", vec![("Content-Type", "application/xml")], b"<bad-xml/>".to_vec(), 415, "Content-Type"),
         ("oversize body", vec![json], oversize_body.into_bytes(), 413, "exceeds"),
         ("gzip bomb", vec![json, ("Content-Encoding", "gzip")], bomb, 413, "exceeds"),
-        ("oversize array", vec![json], array_1001.into_bytes(), 413, "1001 items"),
+        ("oversize array", vec![json], array_1001.into_bytes(), 413, "more than 1000 items"),
         ("deeply nested", vec![json], deep.into_bytes(), 400, "recursion"),
     ];
     for (name, mut headers, body, want, detail) in cases {

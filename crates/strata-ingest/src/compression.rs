@@ -46,19 +46,41 @@ pub fn decompress(body: &[u8], encoding: Encoding, limit: usize) -> Result<Vec<u
             }
             Ok(body.to_vec())
         }
-        Encoding::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(body), limit, "gzip"),
+        Encoding::Gzip => {
+            // The gzip trailer's ISIZE (uncompressed size mod 2^32) sizes the
+            // output once instead of doubling it (each doubling is a copy).
+            let hint = body
+                .len()
+                .checked_sub(4)
+                .and_then(|at| body.get(at..))
+                .and_then(|tail| tail.try_into().ok())
+                .map_or(0, |tail: [u8; 4]| u32::from_le_bytes(tail) as usize);
+            read_bounded(flate2::read::MultiGzDecoder::new(body), limit, "gzip", hint)
+        }
         Encoding::Deflate => {
-            match read_bounded(flate2::read::ZlibDecoder::new(body), limit, "deflate") {
+            let hint = body.len().saturating_mul(4);
+            match read_bounded(flate2::read::ZlibDecoder::new(body), limit, "deflate", hint) {
                 Ok(out) => Ok(out),
                 Err(e) if e.kind == crate::ErrorKind::TooLarge => Err(e),
                 // Some senders use raw deflate despite the header's meaning.
-                Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), limit, "deflate"),
+                Err(_) => read_bounded(
+                    flate2::read::DeflateDecoder::new(body),
+                    limit,
+                    "deflate",
+                    hint,
+                ),
             }
         }
         Encoding::Zstd => {
             let decoder = zstd::stream::read::Decoder::new(body)
                 .map_err(|e| IngestError::bad(format!("invalid zstd body: {e}")))?;
-            read_bounded(decoder, limit, "zstd")
+            let hint = zstd::zstd_safe::get_frame_content_size(body)
+                .ok()
+                .flatten()
+                .map_or(body.len().saturating_mul(4), |size| {
+                    usize::try_from(size).unwrap_or(usize::MAX)
+                });
+            read_bounded(decoder, limit, "zstd", hint)
         }
     }
 }
@@ -67,8 +89,16 @@ fn too_large(limit: usize) -> IngestError {
     IngestError::too_large(format!("request body exceeds {limit} bytes uncompressed"))
 }
 
-fn read_bounded(reader: impl Read, limit: usize, name: &str) -> Result<Vec<u8>, IngestError> {
-    let mut out = Vec::new();
+/// Reads at most `limit + 1` bytes; `hint` (a size the input claims) only
+/// pre-sizes the output and is capped by the limit, so a lying header costs
+/// nothing beyond the limit.
+fn read_bounded(
+    reader: impl Read,
+    limit: usize,
+    name: &str,
+    hint: usize,
+) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::with_capacity(hint.min(limit.saturating_add(1)));
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     reader
         .take(cap)

@@ -3,129 +3,212 @@
 //! A logs body is parsed with serde's visitor API into, per item, a list of
 //! `(dotted.path, AttrValue)` pairs: no `serde_json::Value` tree is built for
 //! objects (the old path built one per event and then flattened it; that
-//! tree was a quarter of the ingest CPU, mostly malloc/free). Arrays and
+//! tree was a quarter of the ingest CPU, mostly malloc/free). Each item is
+//! flattened into one reused scratch vector and normalised at once, and the
+//! item limit stops the parse at item `max + 1`. Arrays and
 //! empty objects keep their JSON text (`AttrValue::Json`); nesting depth is
 //! bounded by serde_json's recursion limit (128).
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use strata_types::AttrValue;
+use strata_types::{AttrValue, Event};
 
-/// One decoded item: its flattened attributes in document order, or, when
-/// the item was not an object, the name of what it was.
-pub(crate) enum Item {
-    Object(Vec<(String, AttrValue)>),
-    Other(&'static str),
-}
-
-/// A decoded body.
-pub(crate) enum Body {
-    Array(Vec<Item>),
-    Object(Vec<(String, AttrValue)>),
-    Other(&'static str),
-}
+use crate::logs::{normalize, BodyFormat, LogsRequest};
+use crate::IngestError;
 
 /// Datadog fields that must be strings; an object there would flatten away
 /// silently, so it is an error.
 const STRING_FIELDS: [&str; 4] = ["ddtags", "ddsource", "hostname", "service"];
 
-pub(crate) fn parse_body(bytes: &[u8]) -> Result<Body, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let body = deserializer.deserialize_any(BodyVisitor)?;
-    deserializer.end()?;
-    Ok(body)
+/// Decoding state shared by the visitors: the request, a scratch vector
+/// reused for every item's attributes, the events so far, and the first
+/// rejection (a rejected item aborts the parse; the rejection, not serde's
+/// abort message, is what the client sees).
+pub(crate) struct Decoder<'a> {
+    pub(crate) request: &'a LogsRequest,
+    pub(crate) request_tags: &'a [String],
+    pub(crate) scratch: Vec<(String, AttrValue)>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) rejection: Option<IngestError>,
 }
 
-struct BodyVisitor;
+impl Decoder<'_> {
+    fn reject<E: de::Error>(&mut self, error: IngestError) -> E {
+        let message = error.detail.clone();
+        self.rejection = Some(error);
+        E::custom(message)
+    }
 
-impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = Body;
+    /// Normalises the attributes in `scratch` into one event.
+    fn finish_item<E: de::Error>(&mut self, index: Option<usize>) -> Result<(), E> {
+        match normalize(&mut self.scratch, self.request, self.request_tags) {
+            Ok(event) => {
+                self.events.push(event);
+                Ok(())
+            }
+            Err(error) => {
+                let error = match index {
+                    Some(i) => IngestError {
+                        kind: error.kind,
+                        detail: format!("item {i}: {}", error.detail),
+                    },
+                    None => error,
+                };
+                Err(self.reject(error))
+            }
+        }
+    }
+}
+
+/// Parses and normalises a JSON body; all or nothing.
+pub(crate) fn decode_json(bytes: &[u8], decoder: &mut Decoder<'_>) -> Result<(), IngestError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = deserializer
+        .deserialize_any(BodyVisitor {
+            decoder: &mut *decoder,
+        })
+        .and_then(|()| deserializer.end());
+    if let Some(rejection) = decoder.rejection.take() {
+        return Err(rejection);
+    }
+    parsed.map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))
+}
+
+struct BodyVisitor<'a, 'b> {
+    decoder: &'a mut Decoder<'b>,
+}
+
+impl<'de> Visitor<'de> for BodyVisitor<'_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON array of objects or a JSON object")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(1024));
-        while let Some(item) = seq.next_element_seed(ItemSeed)? {
-            items.push(item);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let decoder = self.decoder;
+        if decoder.request.format != BodyFormat::Json {
+            return Err(
+                decoder.reject(IngestError::bad("body is an array, expected a JSON object"))
+            );
         }
-        Ok(Body::Array(items))
+        let max = decoder.request.max_items;
+        let mut index = 0;
+        while let Some(()) = seq.next_element_seed(ItemSeed {
+            decoder: &mut *decoder,
+            index,
+        })? {
+            index += 1;
+            if index > max {
+                let error = IngestError::too_large(format!(
+                    "more than {max} items in one request; the limit is {max}"
+                ));
+                return Err(decoder.reject(error));
+            }
+        }
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Body, A::Error> {
-        let mut out = Vec::with_capacity(16);
-        flatten_map(map, "", &mut out)?;
-        Ok(Body::Object(out))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.decoder.scratch.clear();
+        flatten_map(map, "", &mut self.decoder.scratch)?;
+        self.decoder.finish_item(None)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Body, E> {
-        Ok(Body::Other("a boolean"))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Err(self
+            .decoder
+            .reject(not_a_body("a boolean", self.decoder.request)))
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Body, E> {
-        Ok(Body::Other("a number"))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Err(self
+            .decoder
+            .reject(not_a_body("a number", self.decoder.request)))
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Body, E> {
-        Ok(Body::Other("a number"))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Err(self
+            .decoder
+            .reject(not_a_body("a number", self.decoder.request)))
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Body, E> {
-        Ok(Body::Other("a number"))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(self
+            .decoder
+            .reject(not_a_body("a number", self.decoder.request)))
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Body, E> {
-        Ok(Body::Other("a string"))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Err(self
+            .decoder
+            .reject(not_a_body("a string", self.decoder.request)))
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Body, E> {
-        Ok(Body::Other("null"))
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Err(self
+            .decoder
+            .reject(not_a_body("null", self.decoder.request)))
     }
 }
 
-struct ItemSeed;
+fn not_a_body(what: &str, request: &LogsRequest) -> IngestError {
+    let expected = match request.format {
+        BodyFormat::Json => "a JSON array of objects or an object",
+        _ => "a JSON object",
+    };
+    IngestError::bad(format!("body is {what}, expected {expected}"))
+}
 
-impl<'de> DeserializeSeed<'de> for ItemSeed {
-    type Value = Item;
+struct ItemSeed<'a, 'b> {
+    decoder: &'a mut Decoder<'b>,
+    index: usize,
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Item, D::Error> {
-        deserializer.deserialize_any(ItemVisitor)
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct ItemVisitor;
+impl ItemSeed<'_, '_> {
+    fn not_an_object<E: de::Error>(self, what: &str) -> E {
+        let detail = format!("item {} is {what}, expected a JSON object", self.index);
+        self.decoder.reject(IngestError::bad(detail))
+    }
+}
 
-impl<'de> Visitor<'de> for ItemVisitor {
-    type Value = Item;
+impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Item, A::Error> {
-        let mut out = Vec::with_capacity(16);
-        flatten_map(map, "", &mut out)?;
-        Ok(Item::Object(out))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.decoder.scratch.clear();
+        flatten_map(map, "", &mut self.decoder.scratch)?;
+        self.decoder.finish_item(Some(self.index))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Item::Other("an array"))
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(self.not_an_object("an array"))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Item, E> {
-        Ok(Item::Other("a boolean"))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Err(self.not_an_object("a boolean"))
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Item, E> {
-        Ok(Item::Other("a number"))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Err(self.not_an_object("a number"))
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Item, E> {
-        Ok(Item::Other("a number"))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Err(self.not_an_object("a number"))
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Item, E> {
-        Ok(Item::Other("a number"))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(self.not_an_object("a number"))
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Item, E> {
-        Ok(Item::Other("a string"))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Err(self.not_an_object("a string"))
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Item, E> {
-        Ok(Item::Other("null"))
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Err(self.not_an_object("null"))
     }
 }
 

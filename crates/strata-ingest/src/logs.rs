@@ -6,32 +6,61 @@
 
 use strata_types::{AttrValue, Event, Status};
 
-use crate::flatten::{parse_body, Body, Item};
+use crate::flatten::{decode_json, Decoder};
 use crate::timestamp::parse_attr_timestamp_ns;
 use crate::IngestError;
 
-const TIMESTAMP_KEYS: &[&str] = &[
-    "@timestamp",
-    "timestamp",
-    "_timestamp",
-    "Timestamp",
-    "eventTime",
-    "date",
-    "published_date",
-    "syslog.timestamp",
-];
-const HOST_KEYS: &[&str] = &["host", "hostname", "syslog.hostname"];
-const MESSAGE_KEYS: &[&str] = &["message", "msg", "log"];
-const SERVICE_KEYS: &[&str] = &["service", "syslog.appname", "dd.service"];
-const STATUS_KEYS: &[&str] = &["status", "severity", "level", "syslog.severity"];
-const TRACE_KEYS: &[&str] = &[
-    "dd.trace_id",
-    "contextMap.dd.trace_id",
-    "named_tags.dd.trace_id",
-    "trace_id",
-];
-const SOURCE_KEYS: &[&str] = &["ddsource"];
-const TAG_KEYS: &[&str] = &["ddtags"];
+/// A reserved attribute and where its value may come from, best first
+/// (`reference/datadog-api.md` §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Message,
+    Status,
+    Host,
+    Service,
+    Source,
+    TraceId,
+    Timestamp,
+    Tags,
+}
+
+const FIELDS: usize = 8;
+
+/// The field a path remaps to and its priority (0 wins), in one `match`:
+/// one pass over an event's attributes finds every reserved one.
+fn reserved(path: &str) -> Option<(Field, u8)> {
+    let found = match path {
+        "message" => (Field::Message, 0),
+        "msg" => (Field::Message, 1),
+        "log" => (Field::Message, 2),
+        "status" => (Field::Status, 0),
+        "severity" => (Field::Status, 1),
+        "level" => (Field::Status, 2),
+        "syslog.severity" => (Field::Status, 3),
+        "host" => (Field::Host, 0),
+        "hostname" => (Field::Host, 1),
+        "syslog.hostname" => (Field::Host, 2),
+        "service" => (Field::Service, 0),
+        "syslog.appname" => (Field::Service, 1),
+        "dd.service" => (Field::Service, 2),
+        "ddsource" => (Field::Source, 0),
+        "dd.trace_id" => (Field::TraceId, 0),
+        "contextMap.dd.trace_id" => (Field::TraceId, 1),
+        "named_tags.dd.trace_id" => (Field::TraceId, 2),
+        "trace_id" => (Field::TraceId, 3),
+        "@timestamp" => (Field::Timestamp, 0),
+        "timestamp" => (Field::Timestamp, 1),
+        "_timestamp" => (Field::Timestamp, 2),
+        "Timestamp" => (Field::Timestamp, 3),
+        "eventTime" => (Field::Timestamp, 4),
+        "date" => (Field::Timestamp, 5),
+        "published_date" => (Field::Timestamp, 6),
+        "syslog.timestamp" => (Field::Timestamp, 7),
+        "ddtags" => (Field::Tags, 0),
+        _ => return None,
+    };
+    Some(found)
+}
 
 /// How the body is framed, from `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,53 +144,16 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                     "empty request body: send a JSON array or object",
                 ));
             }
-            let body =
-                parse_body(body).map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))?;
-            match body {
-                Body::Array(items) if request.format == BodyFormat::Json => {
-                    if items.len() > request.max_items {
-                        return Err(IngestError::too_large(format!(
-                            "{} items in one request; the limit is {}",
-                            items.len(),
-                            request.max_items
-                        )));
-                    }
-                    let mut events = Vec::with_capacity(items.len());
-                    for (index, item) in items.into_iter().enumerate() {
-                        let flat = match item {
-                            Item::Object(flat) => flat,
-                            Item::Other(what) => {
-                                return Err(IngestError::bad(format!(
-                                    "item {index} is {what}, expected a JSON object"
-                                )))
-                            }
-                        };
-                        events.push(
-                            normalize(flat, request, &request_tags)
-                                .map_err(|e| at_item(index, e))?,
-                        );
-                    }
-                    Ok(events)
-                }
-                Body::Object(flat) => Ok(vec![normalize(flat, request, &request_tags)?]),
-                Body::Array(_) => Err(IngestError::bad("body is an array, expected a JSON object")),
-                Body::Other(what) => Err(IngestError::bad(format!(
-                    "body is {what}, expected {}",
-                    if request.format == BodyFormat::Json {
-                        "a JSON array of objects or an object"
-                    } else {
-                        "a JSON object"
-                    }
-                ))),
-            }
+            let mut decoder = Decoder {
+                request,
+                request_tags: &request_tags,
+                scratch: Vec::with_capacity(32),
+                events: Vec::new(),
+                rejection: None,
+            };
+            decode_json(body, &mut decoder)?;
+            Ok(decoder.events)
         }
-    }
-}
-
-fn at_item(index: usize, error: IngestError) -> IngestError {
-    IngestError {
-        kind: error.kind,
-        detail: format!("item {index}: {}", error.detail),
     }
 }
 
@@ -201,27 +193,47 @@ fn decode_lines(
     Ok(events)
 }
 
-fn kind_name(value: &AttrValue) -> &'static str {
-    match value {
-        AttrValue::Str(_) => "a string",
-        AttrValue::Int(_) | AttrValue::Float(_) => "a number",
-        AttrValue::Bool(_) => "a boolean",
-        AttrValue::Json(text) if text == "null" => "null",
-        AttrValue::Json(text) if text.starts_with('[') => "an array",
-        AttrValue::Json(_) => "an object",
-    }
-}
-
-fn is_null(value: &AttrValue) -> bool {
-    matches!(value, AttrValue::Json(text) if text == "null")
-}
-
-fn normalize(
-    mut flat: Vec<(String, AttrValue)>,
+/// Turns one item's flattened attributes into an event: reserved attributes
+/// are found in one pass and moved out; the rest, in document order, become
+/// the event's attributes in an exactly sized vector. `flat` is left empty
+/// (it is a scratch buffer reused for the next item).
+pub(crate) fn normalize(
+    flat: &mut Vec<(String, AttrValue)>,
     request: &LogsRequest,
     request_tags: &[String],
 ) -> Result<Event, IngestError> {
-    let message = match take(&mut flat, MESSAGE_KEYS) {
+    let mut best: [Option<(u8, usize)>; FIELDS] = [None; FIELDS];
+    for (position, (path, _)) in flat.iter().enumerate() {
+        if let Some((field, priority)) = reserved(path) {
+            let slot = &mut best[field as usize];
+            if slot.is_none_or(|(p, _)| priority < p) {
+                *slot = Some((priority, position));
+            }
+        }
+    }
+    // A timestamp that does not parse stays an attribute; receive time is used.
+    let mut timestamp_ns = request.now_ns;
+    if let Some((_, position)) = best[Field::Timestamp as usize] {
+        match parse_attr_timestamp_ns(&flat[position].1) {
+            Some(ns) => timestamp_ns = ns,
+            None => best[Field::Timestamp as usize] = None,
+        }
+    }
+    let removed = best.iter().flatten().count();
+    let mut values: [Option<AttrValue>; FIELDS] = Default::default();
+    let mut attributes = Vec::with_capacity(flat.len() - removed);
+    for (position, (path, value)) in flat.drain(..).enumerate() {
+        match best
+            .iter()
+            .position(|slot| matches!(slot, Some((_, p)) if *p == position))
+        {
+            Some(field) => values[field] = Some(value),
+            None => attributes.push((path, value)),
+        }
+    }
+    let mut take = |field: Field| values[field as usize].take();
+
+    let message = match take(Field::Message) {
         Some(AttrValue::Str(s)) => s,
         Some(value) if is_null(&value) => String::new(),
         Some(AttrValue::Json(text)) => text,
@@ -230,43 +242,20 @@ fn normalize(
         Some(AttrValue::Bool(b)) => b.to_string(),
         None => String::new(),
     };
-    let mut event = Event::new(request.now_ns, truncate(message, request.max_log_bytes));
-    if let Some(raw) = take(&mut flat, STATUS_KEYS) {
-        event.status = match raw {
-            AttrValue::Str(s) => Status::normalize(&s),
-            AttrValue::Int(n) => Status::from_severity(n),
-            _ => Status::Info,
-        };
-    }
-    event.host = take_string(&mut flat, HOST_KEYS, "hostname")?.or_else(|| request.host.clone());
-    event.service =
-        take_string(&mut flat, SERVICE_KEYS, "service")?.or_else(|| request.service.clone());
-    event.source =
-        take_string(&mut flat, SOURCE_KEYS, "ddsource")?.or_else(|| request.ddsource.clone());
-    event.trace_id = take_string(&mut flat, TRACE_KEYS, "trace_id")?;
-    if let Some(position) = TIMESTAMP_KEYS
-        .iter()
-        .find_map(|k| flat.iter().position(|(p, _)| p == k))
-    {
-        if let Some(ns) = parse_attr_timestamp_ns(&flat[position].1) {
-            event.timestamp_ns = ns;
-            flat.remove(position);
-        }
-    }
-    let mut tags = match take(&mut flat, TAG_KEYS) {
+    let mut event = Event::new(timestamp_ns, truncate(message, request.max_log_bytes));
+    event.status = match take(Field::Status) {
+        Some(AttrValue::Str(s)) => Status::normalize(&s),
+        Some(AttrValue::Int(n)) => Status::from_severity(n),
+        _ => Status::Info,
+    };
+    event.host = as_string(take(Field::Host), "hostname")?.or_else(|| request.host.clone());
+    event.service = as_string(take(Field::Service), "service")?.or_else(|| request.service.clone());
+    event.source = as_string(take(Field::Source), "ddsource")?.or_else(|| request.ddsource.clone());
+    event.trace_id = as_string(take(Field::TraceId), "trace_id")?;
+    let mut tags = match take(Field::Tags) {
         Some(AttrValue::Str(s)) => split_tags(&s),
         Some(value) if is_null(&value) => Vec::new(),
-        Some(AttrValue::Json(text)) if text.starts_with('[') => {
-            let items: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
-            let mut tags = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    serde_json::Value::String(s) => tags.push(s),
-                    _ => return Err(IngestError::bad("ddtags items must be strings")),
-                }
-            }
-            tags
-        }
+        Some(AttrValue::Json(text)) if text.starts_with('[') => tags_from_json(&text)?,
         Some(other) => {
             return Err(IngestError::bad(format!(
                 "ddtags must be a string, got {}",
@@ -281,25 +270,24 @@ fn normalize(
         }
     }
     event.tags = tags;
-    event.attributes = flat;
+    event.attributes = attributes;
     Ok(event)
 }
 
-fn take(flat: &mut Vec<(String, AttrValue)>, keys: &[&str]) -> Option<AttrValue> {
-    for key in keys {
-        if let Some(position) = flat.iter().position(|(p, _)| p == key) {
-            return Some(flat.remove(position).1);
+fn tags_from_json(text: &str) -> Result<Vec<String>, IngestError> {
+    let items: Vec<serde_json::Value> = serde_json::from_str(text).unwrap_or_default();
+    let mut tags = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            serde_json::Value::String(s) => tags.push(s),
+            _ => return Err(IngestError::bad("ddtags items must be strings")),
         }
     }
-    None
+    Ok(tags)
 }
 
-fn take_string(
-    flat: &mut Vec<(String, AttrValue)>,
-    keys: &[&str],
-    name: &str,
-) -> Result<Option<String>, IngestError> {
-    match take(flat, keys) {
+fn as_string(value: Option<AttrValue>, name: &str) -> Result<Option<String>, IngestError> {
+    match value {
         Some(AttrValue::Str(s)) => Ok(Some(s)),
         Some(AttrValue::Int(n)) => Ok(Some(n.to_string())),
         Some(AttrValue::Float(n)) => Ok(Some(n.to_string())),
@@ -310,6 +298,21 @@ fn take_string(
             kind_name(&other)
         ))),
     }
+}
+
+fn kind_name(value: &AttrValue) -> &'static str {
+    match value {
+        AttrValue::Str(_) => "a string",
+        AttrValue::Int(_) | AttrValue::Float(_) => "a number",
+        AttrValue::Bool(_) => "a boolean",
+        AttrValue::Json(text) if text == "null" => "null",
+        AttrValue::Json(text) if text.starts_with('[') => "an array",
+        AttrValue::Json(_) => "an object",
+    }
+}
+
+fn is_null(value: &AttrValue) -> bool {
+    matches!(value, AttrValue::Json(text) if text == "null")
 }
 
 fn split_tags(raw: &str) -> Vec<String> {

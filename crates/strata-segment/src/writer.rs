@@ -1,7 +1,6 @@
 //! Writing segments.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::format::SortingColumn;
 use parquet::schema::types::ColumnPath;
+use rustc_hash::FxHashMap as HashMap;
 use strata_types::{hour_bucket, AttrValue};
 
 use crate::{columns, meta_keys, overflow, SegmentError, SegmentMeta, SegmentOptions, SegmentRow};
@@ -193,7 +193,7 @@ pub(crate) fn compare_rows(a: &SegmentRow, b: &SegmentRow) -> Ordering {
 /// [`Kind`] order), then the `max_columns` paths with the most values of
 /// that type (ties by path). Returned in path order, which is schema order.
 fn plan_columns(rows: &[SegmentRow], max_columns: usize) -> Vec<AttrColumn<'_>> {
-    let mut counts: HashMap<&str, [u64; 4]> = HashMap::new();
+    let mut counts: HashMap<&str, [u64; 4]> = HashMap::default();
     for row in rows {
         for (path, value) in &row.event.attributes {
             if let Some(kind) = Kind::of(value) {
