@@ -1,6 +1,5 @@
 //! Writing segments.
 
-use std::cmp::Ordering;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -80,7 +79,7 @@ struct AttrColumn<'a> {
 /// `out` surface as [`SegmentError::Parquet`]. Nothing is written to `out`
 /// before the input has been validated.
 pub fn write_segment<W: Write + Send>(
-    mut rows: Vec<SegmentRow>,
+    rows: Vec<SegmentRow>,
     options: &SegmentOptions,
     out: W,
 ) -> Result<SegmentMeta, SegmentError> {
@@ -109,7 +108,7 @@ pub fn write_segment<W: Write + Send>(
         max_ts = max_ts.max(ts);
     }
 
-    rows.sort_by(compare_rows);
+    let sorted = sorted_order(&rows);
     let plan = plan_columns(&rows, options.max_attribute_columns);
     let schema = build_schema(&plan);
 
@@ -135,7 +134,7 @@ pub fn write_segment<W: Write + Send>(
 
     let index: HashMap<&str, usize> = plan.iter().enumerate().map(|(i, c)| (c.path, i)).collect();
     let mut overflow_rows = 0u64;
-    for chunk in rows.chunks(options.row_group_rows) {
+    for chunk in sorted.chunks(options.row_group_rows) {
         let batch = build_batch(&schema, &plan, &index, chunk, &mut overflow_rows)?;
         writer.write(&batch)?;
     }
@@ -173,20 +172,39 @@ pub fn write_segment<W: Write + Send>(
     Ok(meta)
 }
 
-/// The segment sort order: `(service, status, timestamp, id)`.
-pub(crate) fn compare_rows(a: &SegmentRow, b: &SegmentRow) -> Ordering {
-    (
-        a.event.service.as_deref(),
-        a.event.status,
-        a.event.timestamp_ns,
-        a.id.as_str(),
-    )
-        .cmp(&(
-            b.event.service.as_deref(),
-            b.event.status,
-            b.event.timestamp_ns,
-            b.id.as_str(),
-        ))
+/// References to `rows` in segment order, `(service, status, timestamp, id)`,
+/// without moving the rows: services are ranked once so the sort compares
+/// integers, and ties fall back to the id only when the integer key ties
+/// (rows usually arrive in id order already).
+fn sorted_order(rows: &[SegmentRow]) -> Vec<&SegmentRow> {
+    let mut services: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.event.service.as_deref())
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    let rank: HashMap<&str, u32> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, i as u32 + 1))
+        .collect();
+    let mut keyed: Vec<(u32, strata_types::Status, i64, &SegmentRow)> = rows
+        .iter()
+        .map(|r| {
+            let service = r
+                .event
+                .service
+                .as_deref()
+                .map_or(0, |s| rank.get(s).copied().unwrap_or(0));
+            (service, r.event.status, r.event.timestamp_ns, r)
+        })
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| a.3.id.cmp(&b.3.id))
+    });
+    keyed.into_iter().map(|(_, _, _, r)| r).collect()
 }
 
 /// Chooses the attribute columns: each path's most frequent type (ties in
@@ -258,7 +276,7 @@ fn tag_item_field() -> Arc<Field> {
 }
 
 /// Every row's tags, concatenated: the values of the `tags` list column.
-fn tag_values(chunk: &[SegmentRow]) -> StringArray {
+fn tag_values(chunk: &[&SegmentRow]) -> StringArray {
     let count = chunk.iter().map(|r| r.event.tags.len()).sum();
     let bytes = chunk
         .iter()
@@ -319,11 +337,11 @@ fn build_batch(
     schema: &SchemaRef,
     plan: &[AttrColumn<'_>],
     index: &HashMap<&str, usize>,
-    chunk: &[SegmentRow],
+    chunk: &[&SegmentRow],
     overflow_rows: &mut u64,
 ) -> Result<RecordBatch, SegmentError> {
-    let opt_column = |get: fn(&SegmentRow) -> Option<&str>| -> ArrayRef {
-        Arc::new(chunk.iter().map(get).collect::<StringArray>())
+    let opt_column = |get: for<'r> fn(&'r SegmentRow) -> Option<&'r str>| -> ArrayRef {
+        Arc::new(chunk.iter().map(|r| get(r)).collect::<StringArray>())
     };
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
