@@ -56,6 +56,12 @@ struct ServeArgs {
     /// Set any configuration key, e.g. --set wal.durability=none (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Repair mode: when WAL recovery finds a corrupt record before the tail
+    /// (it refuses to start by default), truncate the WAL there instead. The
+    /// records after it are lost and reported at ERROR level. Use once, after
+    /// saving a copy of DATA_DIR/wal.
+    #[arg(long)]
+    repair_wal: bool,
 }
 
 fn main() {
@@ -140,7 +146,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("wal.durability = none: acknowledged events can be lost on power loss; use for benchmarks only");
     }
     let runtime = runtime(0)?;
-    runtime.block_on(strata_server::Server::run(config, shutdown_signal()))?;
+    runtime.block_on(strata_server::Server::run(
+        config,
+        args.repair_wal,
+        shutdown_signal(),
+    ))?;
     Ok(())
 }
 

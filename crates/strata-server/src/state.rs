@@ -37,6 +37,12 @@ pub enum ServeError {
     /// WAL recovery or the WAL failed.
     #[error("write-ahead log: {0}")]
     Wal(#[from] strata_wal::WalError),
+    /// WAL recovery found a corrupt record before the tail.
+    #[error(
+        "write-ahead log: {0}; nothing was changed. Save a copy of the WAL directory, then start once \
+         with --repair-wal to truncate the log at that record (the records after it are lost)"
+    )]
+    WalCorrupt(strata_wal::WalError),
     /// Binding or serving failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
@@ -183,9 +189,12 @@ fn sync_bucket(bucket: &mut Option<TokenBucket>, rate: Option<u64>, now: f64) {
 pub struct Server;
 
 impl Server {
-    /// Runs `strata serve` until `shutdown` resolves, then drains, flushes and returns.
+    /// Runs `strata serve` until `shutdown` resolves, then drains, flushes and
+    /// returns. `repair_wal` lets recovery truncate the WAL at a corrupt record
+    /// (losing what follows it, logged at ERROR) instead of refusing to start.
     pub async fn run(
         config: Config,
+        repair_wal: bool,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let data_dir = open_data_dir(&config.data_dir, true)?;
@@ -220,9 +229,11 @@ impl Server {
 
         let recovery_state = Arc::clone(&state);
         let dirs = (data_dir.wal_dir(), data_dir.segments_dir());
-        let core = tokio::task::spawn_blocking(move || recover(&recovery_state, &dirs.0, &dirs.1))
-            .await
-            .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+        let core = tokio::task::spawn_blocking(move || {
+            recover(&recovery_state, &dirs.0, &dirs.1, repair_wal)
+        })
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
         let core = match core {
             Ok(core) => core,
             Err(error) => {
@@ -261,7 +272,12 @@ impl Server {
 
 /// WAL recovery: replays every record past its tenant's checkpoint into the
 /// memtables, removes orphan segment files, then starts the WAL writer.
-fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result<Core, ServeError> {
+fn recover(
+    state: &Arc<AppState>,
+    wal_dir: &Path,
+    segments_dir: &Path,
+    repair_wal: bool,
+) -> Result<Core, ServeError> {
     let started = Instant::now();
     let runtime = tokio::runtime::Handle::current();
     let metastore = Arc::clone(&state.metastore);
@@ -312,6 +328,7 @@ fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result
         },
         move |seq, (tenant, events): Committed| commit_index.apply(seq, &tenant, events),
     );
+    options.repair = repair_wal;
     let metrics = state.metrics.clone();
     options.on_group = Some(Box::new(move |stats: &GroupStats| {
         metrics
@@ -322,7 +339,7 @@ fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result
     }));
     let replay_index = Arc::clone(&index);
     let mut replayed_events = 0u64;
-    let (wal, report) = Wal::open(options, |seq, payload| {
+    let opened = Wal::open(options, |seq, payload| {
         let batch = strata_types::batch::decode(payload)
             .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
         if seq <= checkpoints.get(&batch.tenant).copied().unwrap_or(0) {
@@ -331,7 +348,14 @@ fn recover(state: &Arc<AppState>, wal_dir: &Path, segments_dir: &Path) -> Result
         replayed_events += batch.events.len() as u64;
         replay_index.apply(seq, &batch.tenant, batch.events);
         Ok(())
-    })?;
+    });
+    let (wal, report) = match opened {
+        Ok(opened) => opened,
+        Err(error @ strata_wal::WalError::Corrupt { .. }) => {
+            return Err(ServeError::WalCorrupt(error))
+        }
+        Err(error) => return Err(error.into()),
+    };
     tracing::info!(
         records = report.records,
         replayed_events,
