@@ -193,7 +193,7 @@ impl Default for SegmentSection {
         SegmentSection {
             max_attribute_columns: 256,
             row_group_rows: 65_536,
-            zstd_level: 3,
+            zstd_level: 6,
         }
     }
 }
