@@ -5,7 +5,8 @@
 # server's peak RSS and bytes on disk after flush versus raw NDJSON bytes.
 #
 # usage: scripts/bench-ingest.sh [fsync|none] [runs] [duration_s] [connections]
-# env:   BENCH_BIN (default target/release/strata), BENCH_DIR (default /tmp/strata-bench)
+# env:   BENCH_BIN (default target/release/strata), BENCH_LOADGEN (the binary whose
+#        loadgen drives it; default BENCH_BIN), BENCH_DIR (default /tmp/strata-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 durability=${1:-fsync}
@@ -13,6 +14,7 @@ runs=${2:-3}
 duration=${3:-20}
 connections=${4:-8}
 bin=${BENCH_BIN:-target/release/strata}
+loadgen=${BENCH_LOADGEN:-$bin}
 base=${BENCH_DIR:-/tmp/strata-bench}
 port=${BENCH_PORT:-7690}
 
@@ -20,7 +22,7 @@ for run in $(seq 1 "$runs"); do
   dir="$base/run-$run"
   rm -rf "$dir"
   mkdir -p "$dir"
-  env -u BENCH_BIN STRATA_LOG=warn "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
+  env -u BENCH_BIN -u BENCH_LOADGEN STRATA_LOG=warn "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
     --set "wal.durability=\"$durability\"" >"$dir/serve.out" 2>"$dir/serve.err" &
   pid=$!
   for _ in $(seq 1 100); do
@@ -28,7 +30,7 @@ for run in $(seq 1 "$runs"); do
     sleep 0.1
   done
   key=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['api_key'])" "$dir/data/bootstrap-keys.json")
-  "$bin" loadgen --target "http://127.0.0.1:$port" --api-key "$key" --connections "$connections" \
+  "$loadgen" loadgen --target "http://127.0.0.1:$port" --api-key "$key" --connections "$connections" \
     --duration "$duration" --json 2>"$dir/loadgen.err" | tail -n 1 >"$dir/loadgen.json"
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill -TERM "$pid"

@@ -421,30 +421,96 @@ fn write_memtable(
     options: &SegmentOptions,
     files: &SegmentFiles,
 ) -> Result<Vec<SegmentRecord>, IndexError> {
+    let mut parts: Vec<(i64, Vec<SegmentRow>)> = Vec::new();
+    for (bucket, rows) in split_by_hour(memtable.rows) {
+        parts.extend(
+            split_for_threads(rows)
+                .into_iter()
+                .map(|rows| (bucket, rows)),
+        );
+    }
+    // Segments are independent files: write them on parallel threads. Flush
+    // is the ingest bottleneck on a busy node (one thread could not keep up
+    // with two cores of decoding; see docs/benchmarks.md).
+    let results: Vec<Result<SegmentRecord, IndexError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|(bucket, rows)| {
+                scope.spawn(move || write_one(tenant, bucket, rows, options, files))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(IndexError::Task("segment writer panicked".into())))
+            })
+            .collect()
+    });
+    results.into_iter().collect()
+}
+
+fn write_one(
+    tenant: &str,
+    bucket: i64,
+    rows: Vec<SegmentRow>,
+    options: &SegmentOptions,
+    files: &SegmentFiles,
+) -> Result<SegmentRecord, IndexError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let path = SegmentFiles::relative_path(tenant, bucket, &id);
+    let mut buffer = Vec::new();
+    let meta = write_segment(rows, options, &mut buffer)?;
+    let size = files.write_durably(&path, &buffer)?;
+    Ok(SegmentRecord {
+        id,
+        tenant: tenant.to_string(),
+        path,
+        hour_bucket_ns: bucket,
+        min_ts_ns: meta.min_timestamp_ns,
+        max_ts_ns: meta.max_timestamp_ns,
+        rows: meta.rows,
+        size_bytes: size,
+    })
+}
+
+/// Rows grouped by hour bucket; the usual single-bucket case moves nothing.
+fn split_by_hour(rows: Vec<SegmentRow>) -> BTreeMap<i64, Vec<SegmentRow>> {
     let mut buckets: BTreeMap<i64, Vec<SegmentRow>> = BTreeMap::new();
-    for row in memtable.rows {
+    let first = rows.first().map(|r| hour_bucket(r.event.timestamp_ns));
+    if let Some(bucket) = first {
+        if rows
+            .iter()
+            .all(|r| hour_bucket(r.event.timestamp_ns) == bucket)
+        {
+            buckets.insert(bucket, rows);
+            return buckets;
+        }
+    }
+    for row in rows {
         buckets
             .entry(hour_bucket(row.event.timestamp_ns))
             .or_default()
             .push(row);
     }
-    let mut records = Vec::with_capacity(buckets.len());
-    for (bucket, rows) in buckets {
-        let id = uuid::Uuid::now_v7().to_string();
-        let path = SegmentFiles::relative_path(tenant, bucket, &id);
-        let mut buffer = Vec::new();
-        let meta = write_segment(rows, options, &mut buffer)?;
-        let size = files.write_durably(&path, &buffer)?;
-        records.push(SegmentRecord {
-            id,
-            tenant: tenant.to_string(),
-            path,
-            hour_bucket_ns: bucket,
-            min_ts_ns: meta.min_timestamp_ns,
-            max_ts_ns: meta.max_timestamp_ns,
-            rows: meta.rows,
-            size_bytes: size,
-        });
+    buckets
+}
+
+/// Rows above which a bucket is split into one segment per core.
+const PARALLEL_FLUSH_ROWS: usize = 50_000;
+
+fn split_for_threads(mut rows: Vec<SegmentRow>) -> Vec<Vec<SegmentRow>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || rows.len() < PARALLEL_FLUSH_ROWS {
+        return vec![rows];
     }
-    Ok(records)
+    let per_part = rows.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while rows.len() > per_part {
+        let tail = rows.split_off(rows.len() - per_part);
+        parts.push(tail);
+    }
+    parts.push(rows);
+    parts.reverse();
+    parts
 }

@@ -163,3 +163,38 @@ async fn flush_due_respects_size_and_force() {
     assert_eq!(stats.memtables, 1);
     f.wal.close().unwrap();
 }
+
+#[tokio::test]
+async fn large_flush_is_split_across_threads_and_loses_nothing() {
+    let f = fixture().await;
+    for batch in 0..60 {
+        append(&f, "a", events(&format!("big{batch}"), 1000, T0)).await;
+    }
+    let stats = f.index.flush_due(true).await.unwrap();
+    assert_eq!(stats.events, 60_000);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= 2 {
+        assert!(
+            stats.segments >= 2,
+            "60k rows on {cores} cores should be written in parallel"
+        );
+    }
+    let rows: u64 = f
+        .metastore
+        .list_segments(Some("a"), i64::MIN, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.rows)
+        .sum();
+    assert_eq!(rows, 60_000);
+    let mut ids: Vec<String> = exported(&f, "a")
+        .await
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60_000);
+    f.wal.close().unwrap();
+}
