@@ -6,7 +6,9 @@
 #
 # usage: scripts/bench-ingest.sh [fsync|none] [runs] [duration_s] [connections]
 # env:   BENCH_BIN (default target/release/strata), BENCH_LOADGEN (the binary whose
-#        loadgen drives it; default BENCH_BIN), BENCH_DIR (default /tmp/strata-bench)
+#        loadgen drives it; default BENCH_BIN), BENCH_DIR (default /tmp/strata-bench),
+#        BENCH_LOADGEN_ARGS (extra loadgen flags, e.g. "--payloads 1000 --events 1000000"),
+#        BENCH_SERVE_ARGS (extra serve flags, e.g. "--set segment.zstd_level=3")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 durability=${1:-fsync}
@@ -23,7 +25,7 @@ for run in $(seq 1 "$runs"); do
   rm -rf "$dir"
   mkdir -p "$dir"
   env -u BENCH_BIN -u BENCH_LOADGEN STRATA_LOG=warn "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
-    --set "wal.durability=\"$durability\"" >"$dir/serve.out" 2>"$dir/serve.err" &
+    --set "wal.durability=\"$durability\"" ${BENCH_SERVE_ARGS:-} >"$dir/serve.out" 2>"$dir/serve.err" &
   pid=$!
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
@@ -31,7 +33,7 @@ for run in $(seq 1 "$runs"); do
   done
   key=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['api_key'])" "$dir/data/bootstrap-keys.json")
   "$loadgen" loadgen --target "http://127.0.0.1:$port" --api-key "$key" --connections "$connections" \
-    --duration "$duration" --json 2>"$dir/loadgen.err" | tail -n 1 >"$dir/loadgen.json"
+    --duration "$duration" ${BENCH_LOADGEN_ARGS:-} --json 2>"$dir/loadgen.err" | tail -n 1 >"$dir/loadgen.json"
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill -TERM "$pid"
   wait "$pid"

@@ -5,6 +5,9 @@
 //! the output repeats itself the way production logs do and compresses
 //! accordingly. All randomness comes from the caller's RNG: the same RNG state
 //! and `now_ms` always produce byte-identical output.
+//!
+//! This file is long (over the ~800-line habit) because most of it is the
+//! template vocabulary: a data table, the accepted exception.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
