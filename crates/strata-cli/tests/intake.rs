@@ -313,3 +313,42 @@ fn wait_for_status(url: &str, key: &str, want: u16) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `Transfer-Encoding: chunked` bodies (what streaming senders use) are
+/// accepted, over a raw socket so nothing sets a Content-Length.
+#[test]
+fn chunked_bodies_are_accepted() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let key = server.keys().api_key;
+    let body = br#"[{"message":"chunked-1"},{"message":"chunked-2"}]"#;
+    let (a, b) = body.split_at(10);
+    let mut request = format!(
+        "POST /api/v2/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nDD-API-KEY: {key}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in [a, b] {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all(&request).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 202"), "{response}");
+    assert!(response.ends_with("{}"), "{response}");
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+    let lines = export(dir.path(), "default");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["message"].as_str().unwrap().starts_with("chunked-"))
+            .count(),
+        2
+    );
+}

@@ -182,9 +182,13 @@ async fn handle(
     success: StatusCode,
 ) -> Response {
     let started = Instant::now();
-    let response = match ingest(&state, key, params, headers, body).await {
+    let mut body = Some(body);
+    let response = match ingest(&state, key, params, headers, &mut body).await {
         Ok(()) => (success, Json(serde_json::json!({}))).into_response(),
         Err(error) => {
+            if let Some(unread) = body.take() {
+                discard(unread, state.config.limits.max_request_bytes).await;
+            }
             state
                 .metrics
                 .rejections
@@ -245,7 +249,7 @@ async fn ingest(
     key: Option<String>,
     params: HashMap<String, String>,
     headers: HeaderMap,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<(), ApiError> {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         return Err(ApiError::new(
@@ -295,6 +299,13 @@ async fn ingest(
         ));
     }
 
+    let Some(body) = body.take() else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "request body already read",
+        ));
+    };
     let wire = read_body(body, max_request).await?;
     let wire_len = wire.len() as u64;
     let request = LogsRequest {
@@ -376,6 +387,21 @@ async fn append(
                 "wal_error",
                 format!("write-ahead log error: {error}"),
             ))
+        }
+    }
+}
+
+/// Reads and drops a body that was refused before it was read, so the client
+/// gets the error response instead of a reset connection while it is still
+/// sending. Nothing is buffered; a body over `limit` is left unread (the
+/// connection is then closed).
+async fn discard(mut body: Body, limit: u64) {
+    let mut seen = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return };
+        seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+        if seen > limit {
+            return;
         }
     }
 }
