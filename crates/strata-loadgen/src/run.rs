@@ -332,13 +332,13 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 // Back-pressure answers ask the client to retry later; a real
                 // Datadog client backs off, and hammering a busy server would
                 // only steal CPU from it on a shared machine.
-                if status.as_u16() == 429 || status.as_u16() == 503 {
-                    if shared
+                let pressure = status.as_u16() == 429 || status.as_u16() == 503;
+                if pressure
+                    && shared
                         .sleep_or_stop(Instant::now() + PRESSURE_BACKOFF, &mut stop)
                         .await
-                    {
-                        break;
-                    }
+                {
+                    break;
                 }
             }
             Ok(Err(e)) => {
