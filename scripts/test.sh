@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (the README names it; .ci/run calls it).
 # Runs every unit, property, integration and crash test of the workspace,
-# then the documentation examples (nextest does not run doctests).
+# after the documentation examples (nextest does not run doctests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc --quiet
+cargo nextest run --workspace --no-fail-fast "$@"

@@ -63,20 +63,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    if let Some(core) = state.core.get() {
-        state
-            .metrics
-            .memtable_bytes
-            .set(core.index.memtable_bytes() as i64);
-        state
-            .metrics
-            .memtable_events
-            .set(core.index.memtable_events() as i64);
-    }
-    state
-        .metrics
-        .inflight_bytes
-        .set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
+    state.update_gauges();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

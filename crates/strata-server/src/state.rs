@@ -154,6 +154,21 @@ impl AppState {
         Arc::clone(&self.keyring.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Sets the gauges read from live state (memtables, in-flight bytes).
+    pub(crate) fn update_gauges(&self) {
+        if let Some(core) = self.core.get() {
+            self.metrics
+                .memtable_bytes
+                .set(core.index.memtable_bytes() as i64);
+            self.metrics
+                .memtable_events
+                .set(core.index.memtable_events() as i64);
+        }
+        self.metrics
+            .inflight_bytes
+            .set(self.inflight_bytes.load(Ordering::Relaxed) as i64);
+    }
+
     /// Reloads keys and quotas from the metastore (revocations and quota
     /// changes made with `strata admin` take effect within a second).
     async fn refresh(&self) -> Result<(), strata_metastore::MetastoreError> {
@@ -394,18 +409,7 @@ async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rec
             Ok(_) => {}
             Err(_) => state.metrics.flush_failures.inc(),
         }
-        state
-            .metrics
-            .memtable_bytes
-            .set(core.index.memtable_bytes() as i64);
-        state
-            .metrics
-            .memtable_events
-            .set(core.index.memtable_events() as i64);
-        state
-            .metrics
-            .inflight_bytes
-            .set(state.inflight_bytes.load(Ordering::Relaxed) as i64);
+        state.update_gauges();
         if last_refresh.elapsed() >= Duration::from_secs(1) {
             last_refresh = Instant::now();
             if let Err(error) = state.refresh().await {
