@@ -309,6 +309,13 @@ async fn ingest(
         max_items: limits.max_batch_items as usize,
     };
     let tenant = auth.tenant.clone();
+    // At most one decode per core: more would only add threads (and their
+    // allocator caches) without adding throughput.
+    let _permit = state
+        .decode_permits
+        .acquire()
+        .await
+        .map_err(|_| unavailable("shutting_down", "the server is shutting down"))?;
     let decoded = tokio::task::spawn_blocking(move || {
         let raw = decompress(&wire, encoding, max_request as usize)?;
         let events = decode_logs(&raw, &request)?;

@@ -147,6 +147,8 @@ pub(crate) struct AppState {
     pub(crate) inflight_bytes: AtomicU64,
     pub(crate) metrics: Metrics,
     pub(crate) flush_wanted: Notify,
+    /// Concurrent request decodes (one per core).
+    pub(crate) decode_permits: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -224,6 +226,9 @@ impl Server {
             inflight_bytes: AtomicU64::new(0),
             metrics: Metrics::new(),
             flush_wanted: Notify::new(),
+            decode_permits: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         });
         state.refresh().await?;
         let tcp = tokio::net::TcpListener::bind(config.listen_addr()?).await?;
