@@ -291,7 +291,9 @@ fn wait_for(url: &str, key: &str, want: u16) {
 
 /// A corrupt WAL record before the tail is reported loudly: the server
 /// refuses to start and names the file and offset; `--repair-wal` truncates
-/// there and starts (issue 2, "never skipped silently").
+/// there and starts (issue 2, "never skipped silently"). After a repair below
+/// the flushed checkpoint, new records must still get sequence numbers above
+/// it, or replay would skip them as already flushed.
 #[test]
 fn corrupt_wal_record_refuses_start_until_repaired() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,7 +302,9 @@ fn corrupt_wal_record_refuses_start_until_repaired() {
     let key = server.keys().api_key;
     assert_eq!(post_logs(&server, &key, r#"[{"message":"first"}]"#), 202);
     assert_eq!(post_logs(&server, &key, r#"[{"message":"second"}]"#), 202);
-    server.kill9();
+    // A graceful stop flushes both (checkpoint 2); the WAL file keeps them.
+    let (status, _) = server.terminate();
+    assert!(status.success());
 
     let wal = std::fs::read_dir(dir.path().join("wal"))
         .unwrap()
@@ -313,8 +317,7 @@ fn corrupt_wal_record_refuses_start_until_repaired() {
     bytes[16 + 16 + 2] ^= 0xff;
     std::fs::write(&wal, &bytes).unwrap();
 
-    let port = common::free_port().to_string();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", common::free_port());
     let refused = Command::new(BIN)
         .args([
             "serve",
@@ -337,8 +340,20 @@ fn corrupt_wal_record_refuses_start_until_repaired() {
         dir.path(),
         &["--repair-wal", "--set", "memtable.max_age_secs=3600"],
     );
-    repaired.terminate();
-    // Repair truncates at the corrupt record: what followed it is gone, loudly.
+    assert_eq!(
+        post_logs(&repaired, &key, r#"[{"message":"after-repair"}]"#),
+        202
+    );
+    repaired.kill9();
+    let again = Server::start(dir.path(), &keep);
+    again.terminate();
     let lines = export(dir.path(), "default");
-    assert!(lines.iter().all(|l| l["message"] != "first"));
+    let count = |m: &str| lines.iter().filter(|l| l["message"] == m).count();
+    assert_eq!(count("first"), 1, "flushed events survive a WAL repair");
+    assert_eq!(count("second"), 1);
+    assert_eq!(
+        count("after-repair"),
+        1,
+        "an acknowledged event after a repair was lost or doubled"
+    );
 }

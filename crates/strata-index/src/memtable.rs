@@ -24,6 +24,9 @@ pub enum IndexError {
     /// Registering the segments failed.
     #[error("segment registration failed: {0}")]
     Metastore(#[from] MetastoreError),
+    /// A frozen memtable could not be rebuilt from the WAL after a failed flush.
+    #[error("rebuilding a memtable from the WAL failed: {0}")]
+    Rebuild(String),
     /// The blocking flush task panicked or was cancelled.
     #[error("flush task failed: {0}")]
     Task(String),
@@ -99,11 +102,14 @@ impl Memtable {
 
 #[derive(Debug)]
 struct Frozen {
-    /// `None` while a flush task owns it.
+    /// The rows; `None` after a failed flush consumed them (they are then
+    /// rebuilt from the WAL, which is never truncated past a frozen memtable).
     memtable: Option<Memtable>,
     min_seq: u64,
     max_seq: u64,
     bytes: u64,
+    /// Rows frozen: a rebuilt memtable must have exactly this many.
+    rows: u64,
 }
 
 #[derive(Debug)]
@@ -163,6 +169,11 @@ impl Index {
     pub fn apply(&self, seq: u64, tenant: &str, events: Vec<Event>) {
         let count = events.len() as u64;
         let mut state = self.lock();
+        if events.is_empty() {
+            // A record with no events (sequence numbers skipped at recovery).
+            state.last_applied = state.last_applied.max(seq);
+            return;
+        }
         let table = state
             .tenants
             .entry(tenant.to_string())
@@ -278,7 +289,7 @@ impl Index {
 
     /// Freezes (or retries) one tenant's memtable and flushes it.
     async fn flush_tenant(&self, tenant: &str) -> Result<Option<FlushStats>, IndexError> {
-        let (memtable, max_seq) = {
+        let (memtable, min_seq, max_seq, rows) = {
             let mut state = self.lock();
             let Some(table) = state.tenants.get_mut(tenant) else {
                 return Ok(None);
@@ -292,22 +303,29 @@ impl Index {
                     min_seq: active.min_seq.unwrap_or(0),
                     max_seq: active.max_seq.unwrap_or(0),
                     bytes: active.bytes,
+                    rows: active.rows.len() as u64,
                     memtable: Some(active),
                 });
             }
             let Some(frozen) = table.frozen.as_mut() else {
                 return Ok(None);
             };
-            let Some(memtable) = frozen.memtable.take() else {
-                return Ok(None);
-            };
-            (memtable, frozen.max_seq)
+            (
+                frozen.memtable.take(),
+                frozen.min_seq,
+                frozen.max_seq,
+                frozen.rows,
+            )
         };
-        let (min_seq, created, bytes) = (
-            memtable.min_seq.unwrap_or(0),
-            memtable.created,
-            memtable.bytes,
-        );
+        // After a failed attempt the rows are gone from memory: rebuild them
+        // from the WAL, and register nothing unless every row is back.
+        let memtable = match memtable {
+            Some(memtable) => memtable,
+            None => {
+                self.rebuild_from_wal(tenant, min_seq, max_seq, rows)
+                    .await?
+            }
+        };
         let started = Instant::now();
         let files = self.files.clone();
         let options = self.config.segment;
@@ -327,20 +345,9 @@ impl Index {
                 .map_err(IndexError::from),
             Err(error) => Err(error),
         };
-        let records = match registered {
-            Ok(records) => records,
-            Err(error) => {
-                // The rows were consumed by the writer; their records are
-                // still in the WAL (it is never truncated past a frozen
-                // memtable), so rebuild the memtable from there and retry later.
-                // Files already written are orphans, removed at the next start.
-                let rebuilt = self
-                    .rebuild_from_wal(tenant, min_seq, max_seq, created, bytes)
-                    .await;
-                self.unfreeze_for_retry(tenant, rebuilt);
-                return Err(error);
-            }
-        };
+        // On failure the frozen memtable stays, without rows: the next attempt
+        // rebuilds them. Files already written are orphans, removed at start.
+        let records = registered?;
         let mut stats = FlushStats {
             memtables: 1,
             segments: records.len(),
@@ -348,10 +355,9 @@ impl Index {
         };
         let mut state = self.lock();
         if let Some(frozen) = state.tenants.get_mut(tenant).and_then(|t| t.frozen.take()) {
-            let events: u64 = records.iter().map(|r| r.rows).sum();
             self.total_bytes.fetch_sub(frozen.bytes, Ordering::Relaxed);
-            self.total_events.fetch_sub(events, Ordering::Relaxed);
-            stats.events = events;
+            self.total_events.fetch_sub(frozen.rows, Ordering::Relaxed);
+            stats.events = frozen.rows;
         }
         stats.bytes = records.iter().map(|r| r.size_bytes).sum();
         tracing::info!(
@@ -366,19 +372,20 @@ impl Index {
         Ok(Some(stats))
     }
 
+    /// Re-reads a frozen memtable's records (`min_seq..=max_seq` of `tenant`)
+    /// from the WAL. Fails unless exactly `rows` rows come back.
     async fn rebuild_from_wal(
         &self,
         tenant: &str,
         min_seq: u64,
         max_seq: u64,
-        created: Instant,
-        bytes: u64,
-    ) -> Memtable {
+        rows: u64,
+    ) -> Result<Memtable, IndexError> {
         let wal_dir = self.config.wal_dir.clone();
         let owned_tenant = tenant.to_string();
         let rebuilt = tokio::task::spawn_blocking(move || {
             let mut memtable = Memtable::new();
-            let result = strata_wal::read_dir(&wal_dir, |seq, payload| {
+            strata_wal::read_dir(&wal_dir, |seq, payload| {
                 if seq < min_seq || seq > max_seq {
                     return Ok(());
                 }
@@ -388,29 +395,20 @@ impl Index {
                     memtable.push(seq, batch.events);
                 }
                 Ok(())
-            });
-            if let Err(error) = result {
-                tracing::error!(%error, "could not re-read the WAL to retry a failed flush");
-            }
-            memtable
+            })
+            .map(|_| memtable)
         })
         .await
-        .unwrap_or_else(|_| Memtable::new());
-        let mut memtable = rebuilt;
-        memtable.created = created;
-        memtable.bytes = bytes;
-        memtable
-    }
-
-    fn unfreeze_for_retry(&self, tenant: &str, memtable: Memtable) {
-        let mut state = self.lock();
-        if let Some(frozen) = state
-            .tenants
-            .get_mut(tenant)
-            .and_then(|t| t.frozen.as_mut())
-        {
-            frozen.memtable = Some(memtable);
+        .map_err(|e| IndexError::Task(e.to_string()))?
+        .map_err(|e| IndexError::Rebuild(e.to_string()))?;
+        if rebuilt.rows.len() as u64 != rows || rebuilt.max_seq != Some(max_seq) {
+            return Err(IndexError::Rebuild(format!(
+                "expected {rows} rows up to seq {max_seq}, the WAL gave {} up to {:?}",
+                rebuilt.rows.len(),
+                rebuilt.max_seq
+            )));
         }
+        Ok(rebuilt)
     }
 }
 
@@ -432,22 +430,33 @@ fn write_memtable(
     // Segments are independent files: write them on parallel threads. Flush
     // is the ingest bottleneck on a busy node (one thread could not keep up
     // with two cores of decoding; see docs/benchmarks.md).
-    let results: Vec<Result<SegmentRecord, IndexError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|(bucket, rows)| {
-                scope.spawn(move || write_one(tenant, bucket, rows, options, files))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(IndexError::Task("segment writer panicked".into())))
-            })
-            .collect()
-    });
-    results.into_iter().collect()
+    // At most one writer thread per core: a tenant sending many distinct
+    // hours must not make a flush spawn thousands of threads.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut records = Vec::with_capacity(parts.len());
+    let mut parts = parts.into_iter().peekable();
+    while parts.peek().is_some() {
+        let wave: Vec<(i64, Vec<SegmentRow>)> = parts.by_ref().take(threads).collect();
+        let results: Vec<Result<SegmentRecord, IndexError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = wave
+                .into_iter()
+                .map(|(bucket, rows)| {
+                    scope.spawn(move || write_one(tenant, bucket, rows, options, files))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(IndexError::Task("segment writer panicked".into())))
+                })
+                .collect()
+        });
+        for result in results {
+            records.push(result?);
+        }
+    }
+    Ok(records)
 }
 
 fn write_one(

@@ -17,6 +17,13 @@ use strata_types::{AttrValue, Event};
 use crate::logs::{normalize, BodyFormat, LogsRequest};
 use crate::IngestError;
 
+/// Most attributes (flattened leaves) in one log.
+pub(crate) const MAX_ATTRIBUTES: usize = 1000;
+
+/// Longest dotted attribute path. Every leaf carries its whole path, so a long
+/// key over many leaves would otherwise multiply memory.
+pub(crate) const MAX_PATH_BYTES: usize = 512;
+
 /// Datadog fields that must be strings; an object there would flatten away
 /// silently, so it is an error.
 const STRING_FIELDS: [&str; 4] = ["ddtags", "ddsource", "hostname", "service"];
@@ -30,6 +37,8 @@ pub(crate) struct Decoder<'a> {
     pub(crate) request_tags: &'a [String],
     pub(crate) scratch: Vec<(String, AttrValue)>,
     pub(crate) events: Vec<Event>,
+    /// Sum of the decoded events' `heap_size`.
+    pub(crate) decoded_bytes: usize,
     pub(crate) rejection: Option<IngestError>,
 }
 
@@ -44,6 +53,13 @@ impl Decoder<'_> {
     fn finish_item<E: de::Error>(&mut self, index: Option<usize>) -> Result<(), E> {
         match normalize(&mut self.scratch, self.request, self.request_tags) {
             Ok(event) => {
+                self.decoded_bytes += event.heap_size();
+                if self.decoded_bytes > self.request.max_decoded_bytes {
+                    let limit = self.request.max_decoded_bytes;
+                    return Err(self.reject(IngestError::too_large(format!(
+                        "the request decodes to more than {limit} bytes of events"
+                    ))));
+                }
                 self.events.push(event);
                 Ok(())
             }
@@ -225,6 +241,17 @@ fn flatten_map<'de, A: MapAccess<'de>>(
         } else {
             format!("{prefix}.{key}")
         };
+        if out.len() >= MAX_ATTRIBUTES {
+            return Err(de::Error::custom(format!(
+                "more than {MAX_ATTRIBUTES} attributes in one log"
+            )));
+        }
+        if path.len() > MAX_PATH_BYTES {
+            return Err(de::Error::custom(format!(
+                "attribute path longer than {MAX_PATH_BYTES} bytes (starts with {:?})",
+                path.chars().take(40).collect::<String>()
+            )));
+        }
         let top_level_string_field = prefix.is_empty() && STRING_FIELDS.contains(&path.as_str());
         map.next_value_seed(ValueSeed {
             path,

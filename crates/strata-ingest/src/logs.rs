@@ -62,6 +62,12 @@ fn reserved(path: &str) -> Option<(Field, u8)> {
     Some(found)
 }
 
+/// Request-level tags are copied into every event of the request, so they
+/// are bounded: at most this many tags and bytes in the `ddtags` parameter.
+pub const MAX_REQUEST_TAGS: usize = 100;
+/// See [`MAX_REQUEST_TAGS`].
+pub const MAX_REQUEST_TAGS_BYTES: usize = 4096;
+
 /// How the body is framed, from `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -113,6 +119,9 @@ pub struct LogsRequest {
     pub max_log_bytes: usize,
     /// More items than this is a 413.
     pub max_items: usize,
+    /// Decoded events may hold at most this many bytes (`Event::heap_size`);
+    /// more is a 413. Bounds what a small body can expand into.
+    pub max_decoded_bytes: usize,
 }
 
 impl LogsRequest {
@@ -127,6 +136,7 @@ impl LogsRequest {
             now_ns,
             max_log_bytes: 1_000_000,
             max_items: 1000,
+            max_decoded_bytes: 40_000_000,
         }
     }
 }
@@ -134,7 +144,20 @@ impl LogsRequest {
 /// Decodes an uncompressed logs body into events. All or nothing: any error
 /// rejects the whole request.
 pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, IngestError> {
-    let request_tags = split_tags(request.ddtags.as_deref().unwrap_or(""));
+    let raw_tags = request.ddtags.as_deref().unwrap_or("");
+    if raw_tags.len() > MAX_REQUEST_TAGS_BYTES {
+        return Err(IngestError::bad(format!(
+            "the ddtags query parameter is {} bytes; the limit is {MAX_REQUEST_TAGS_BYTES}",
+            raw_tags.len()
+        )));
+    }
+    let request_tags = split_tags(raw_tags);
+    if request_tags.len() > MAX_REQUEST_TAGS {
+        return Err(IngestError::bad(format!(
+            "the ddtags query parameter has {} tags; the limit is {MAX_REQUEST_TAGS}",
+            request_tags.len()
+        )));
+    }
     match request.format {
         BodyFormat::Lines => decode_lines(body, request, &request_tags),
         BodyFormat::Json | BodyFormat::JsonSimple => {
@@ -149,6 +172,7 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                 request_tags: &request_tags,
                 scratch: Vec::with_capacity(32),
                 events: Vec::new(),
+                decoded_bytes: 0,
                 rejection: None,
             };
             decode_json(body, &mut decoder)?;

@@ -22,8 +22,17 @@ pub fn parse_timestamp_ns(value: &Value) -> Option<i64> {
     }
 }
 
+/// Timestamps outside 1970-01-01 .. 2262-01-01 (what nanoseconds in an `i64`
+/// can hold, with room for hour buckets) are not timestamps: the event gets
+/// its receive time and keeps the value as an attribute.
+const MAX_NS: i64 = 9_214_646_400_000_000_000;
+
 /// [`parse_timestamp_ns`] for a flattened attribute value.
 pub(crate) fn parse_attr_timestamp_ns(value: &strata_types::AttrValue) -> Option<i64> {
+    parse_attr_unchecked(value).filter(|ns| (0..MAX_NS).contains(ns))
+}
+
+fn parse_attr_unchecked(value: &strata_types::AttrValue) -> Option<i64> {
     use strata_types::AttrValue;
     match value {
         AttrValue::Int(ms) => ms.checked_mul(1_000_000),

@@ -197,13 +197,41 @@ async fn handle(
     response
 }
 
-/// Releases reserved in-flight bytes when dropped.
-struct Reservation<'a> {
-    state: &'a AppState,
+/// In-flight bytes of one request, counted against the memory budget until
+/// dropped. It travels with the events into the WAL queue and is dropped once
+/// they are in the memtable (which counts them from then on), so a request
+/// whose client gave up still counts while it waits for its group commit.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    state: Arc<AppState>,
     bytes: u64,
 }
 
-impl Drop for Reservation<'_> {
+impl Reservation {
+    /// Reserves `bytes`; returns the reservation and the total now in use
+    /// (memtables plus every in-flight reservation, this one included).
+    fn new(state: &Arc<AppState>, bytes: u64, memtable_bytes: u64) -> (Reservation, u64) {
+        let before = state.inflight_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let reservation = Reservation {
+            state: Arc::clone(state),
+            bytes,
+        };
+        (reservation, before + bytes + memtable_bytes)
+    }
+
+    /// Grows the reservation to `bytes` if it is smaller; returns the total in use.
+    fn grow_to(&mut self, bytes: u64, memtable_bytes: u64) -> u64 {
+        let extra = bytes.saturating_sub(self.bytes);
+        self.bytes += extra;
+        self.state
+            .inflight_bytes
+            .fetch_add(extra, Ordering::Relaxed)
+            + extra
+            + memtable_bytes
+    }
+}
+
+impl Drop for Reservation {
     fn drop(&mut self) {
         self.state
             .inflight_bytes
@@ -232,7 +260,7 @@ fn ingest_error(error: IngestError) -> ApiError {
 }
 
 async fn ingest(
-    state: &AppState,
+    state: &Arc<AppState>,
     key: Option<String>,
     params: HashMap<String, String>,
     headers: HeaderMap,
@@ -270,15 +298,14 @@ async fn ingest(
     let limits = &state.config.limits;
     let max_request = limits.max_request_bytes;
 
-    // Back-pressure: reserve the worst case before reading the body.
-    let reserve = max_request.saturating_mul(2);
-    let used =
-        state.inflight_bytes.fetch_add(reserve, Ordering::Relaxed) + core.index.memtable_bytes();
-    let _reservation = Reservation {
+    // Back-pressure: reserve the body's worst case (wire + decompressed)
+    // before reading it; grown to the decoded size after decoding.
+    let (mut reservation, used) = Reservation::new(
         state,
-        bytes: reserve,
-    };
-    if used + reserve > limits.memory_budget_bytes {
+        max_request.saturating_mul(2),
+        core.index.memtable_bytes(),
+    );
+    if used > limits.memory_budget_bytes {
         core_wants_flush(state);
         return Err(unavailable(
             "memory",
@@ -307,6 +334,7 @@ async fn ingest(
         now_ns: (now_secs() * 1e9) as i64,
         max_log_bytes: limits.max_log_bytes as usize,
         max_items: limits.max_batch_items as usize,
+        max_decoded_bytes: max_request.saturating_mul(8) as usize,
     };
     let tenant = auth.tenant.clone();
     // At most one decode per core: more would only add threads (and their
@@ -334,9 +362,18 @@ async fn ingest(
     if events.is_empty() {
         return Ok(());
     }
+    let decoded: u64 =
+        events.iter().map(|e| e.heap_size() as u64).sum::<u64>() + payload.len() as u64;
+    if reservation.grow_to(decoded, core.index.memtable_bytes()) > limits.memory_budget_bytes {
+        core_wants_flush(state);
+        return Err(unavailable(
+            "memory",
+            "ingest is over its memory budget; retry shortly",
+        ));
+    }
     check_quota(state, &auth.tenant, events.len() as u64, raw_len)?;
     let count = events.len() as u64;
-    append(core, payload, auth.tenant.clone(), events).await?;
+    append(core, payload, auth.tenant.clone(), events, reservation).await?;
     state
         .metrics
         .events_in
@@ -367,8 +404,13 @@ async fn append(
     payload: Vec<u8>,
     tenant: String,
     events: Vec<strata_types::Event>,
+    reservation: Reservation,
 ) -> Result<(), ApiError> {
-    match core.wal.append(payload, (tenant, events)).await {
+    match core
+        .wal
+        .append(payload, (tenant, events, Some(reservation)))
+        .await
+    {
         Ok(_seq) => Ok(()),
         Err(WalError::Poisoned) => Err(unavailable(
             "wal_poisoned",

@@ -119,8 +119,9 @@ pub(crate) fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// A committed record's item: its tenant and events, applied to the memtable.
-pub(crate) type Committed = (String, Vec<Event>);
+/// A committed record's item: its tenant and events, applied to the memtable,
+/// and the request's memory reservation, released once they are applied.
+pub(crate) type Committed = (String, Vec<Event>, Option<crate::intake::Reservation>);
 
 /// Quota buckets of one tenant.
 #[derive(Debug)]
@@ -346,7 +347,10 @@ fn recover(
             max_file_bytes: config.wal.max_file_bytes,
             max_group_bytes: config.wal.max_group_bytes as usize,
         },
-        move |seq, (tenant, events): Committed| commit_index.apply(seq, &tenant, events),
+        move |seq, (tenant, events, reservation): Committed| {
+            commit_index.apply(seq, &tenant, events);
+            drop(reservation);
+        },
     );
     options.repair = repair_wal;
     let metrics = state.metrics.clone();
@@ -376,6 +380,7 @@ fn recover(
         }
         Err(error) => return Err(error.into()),
     };
+    skip_flushed_sequence_numbers(&runtime, &wal, report.last_seq, &checkpoints)?;
     tracing::info!(
         records = report.records,
         replayed_events,
@@ -385,6 +390,45 @@ fn recover(
         "recovery done"
     );
     Ok(Core { wal, index })
+}
+
+/// A WAL that ends below a tenant's checkpoint (repaired with
+/// `--repair-wal`, or lost) would hand out sequence numbers that replay and
+/// export treat as already flushed. Appending empty records up to the highest
+/// checkpoint first makes every new record's seq larger than any checkpoint.
+fn skip_flushed_sequence_numbers(
+    runtime: &tokio::runtime::Handle,
+    wal: &Wal<Committed>,
+    wal_last_seq: u64,
+    checkpoints: &HashMap<String, u64>,
+) -> Result<(), ServeError> {
+    let highest = checkpoints.values().copied().max().unwrap_or(0);
+    if wal_last_seq >= highest {
+        return Ok(());
+    }
+    let gap = highest - wal_last_seq;
+    tracing::warn!(
+        wal_last_seq,
+        highest_checkpoint = highest,
+        gap,
+        "the WAL ends below the catalog's checkpoints (repaired or lost WAL); skipping sequence numbers"
+    );
+    let empty = strata_types::batch::encode("", &[]);
+    runtime.block_on(async {
+        let mut pending = tokio::task::JoinSet::new();
+        for _ in 0..gap {
+            pending.spawn(wal.append(empty.clone(), (String::new(), Vec::new(), None)));
+            if pending.len() >= 4096 {
+                if let Some(done) = pending.join_next().await {
+                    done.map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))??;
+                }
+            }
+        }
+        while let Some(done) = pending.join_next().await {
+            done.map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))??;
+        }
+        Ok::<_, ServeError>(())
+    })
 }
 
 /// Flushes due memtables, truncates the WAL, refreshes keys and gauges.

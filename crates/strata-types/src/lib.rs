@@ -40,9 +40,10 @@ pub fn is_valid_tenant_id(name: &str) -> bool {
 /// Nanoseconds in one hour: segments never span two hour buckets.
 pub const HOUR_NS: i64 = 3_600 * 1_000_000_000;
 
-/// The start (ns) of the hour bucket that holds `timestamp_ns`.
+/// The start (ns) of the hour bucket that holds `timestamp_ns`. Saturates at
+/// the ends of the `i64` range instead of overflowing.
 pub fn hour_bucket(timestamp_ns: i64) -> i64 {
-    timestamp_ns.div_euclid(HOUR_NS) * HOUR_NS
+    timestamp_ns.div_euclid(HOUR_NS).saturating_mul(HOUR_NS)
 }
 
 /// The stable id of the `index`-th event of the WAL record with sequence
@@ -72,6 +73,11 @@ mod tests {
         assert_eq!(hour_bucket(HOUR_NS - 1), 0);
         assert_eq!(hour_bucket(HOUR_NS), HOUR_NS);
         assert_eq!(hour_bucket(-1), -HOUR_NS);
+        assert_eq!(hour_bucket(i64::MIN), i64::MIN);
+        assert_eq!(
+            hour_bucket(i64::MAX),
+            i64::MAX.div_euclid(HOUR_NS) * HOUR_NS
+        );
     }
 
     #[test]

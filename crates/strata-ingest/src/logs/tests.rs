@@ -207,3 +207,53 @@ proptest::proptest! {
         let _ = decode_logs(&body, &lines);
     }
 }
+
+#[test]
+fn amplification_limits() {
+    let mut request = LogsRequest::json(NOW);
+    request.ddtags = Some(
+        (0..101)
+            .map(|i| format!("t{i}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    let err = decode_logs(br#"{"message":"x"}"#, &request).unwrap_err();
+    assert!(err.detail.contains("101 tags"), "{}", err.detail);
+    request.ddtags = Some("x".repeat(5000));
+    assert!(decode_logs(br#"{"message":"x"}"#, &request)
+        .unwrap_err()
+        .detail
+        .contains("ddtags"));
+
+    let long_key = format!(r#"{{"{}":{{"a":1}}}}"#, "k".repeat(600));
+    assert!(decode(&long_key)
+        .unwrap_err()
+        .detail
+        .contains("longer than 512"));
+    let many = format!(
+        "{{{}}}",
+        (0..1001)
+            .map(|i| format!(r#""a{i}":1"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert!(decode(&many)
+        .unwrap_err()
+        .detail
+        .contains("more than 1000 attributes"));
+
+    let mut small_budget = LogsRequest::json(NOW);
+    small_budget.max_decoded_bytes = 10_000;
+    let body = format!("[{}]", vec![r#"{"message":"0123456789"}"#; 100].join(","));
+    let err = decode_logs(body.as_bytes(), &small_budget).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::TooLarge);
+}
+
+#[test]
+fn out_of_range_timestamps_use_receive_time() {
+    for raw in ["-5", "1e300", "\"9999-01-01T00:00:00Z\""] {
+        let e = &decode(&format!(r#"{{"message":"x","timestamp":{raw}}}"#)).unwrap()[0];
+        assert_eq!(e.timestamp_ns, NOW, "{raw}");
+        assert_eq!(e.attributes.len(), 1, "{raw} stays an attribute");
+    }
+}
