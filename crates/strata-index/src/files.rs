@@ -34,7 +34,20 @@ impl SegmentFiles {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.root.clone());
+        let created = !dir.is_dir();
         fs::create_dir_all(&dir)?;
+        if created {
+            // New `<tenant>/<bucket>/` directories: their entries in the
+            // parents must survive power loss too, up to the segment root.
+            let mut ancestor = dir.parent();
+            while let Some(parent) = ancestor {
+                fs::File::open(parent)?.sync_all()?;
+                if parent == self.root || !parent.starts_with(&self.root) {
+                    break;
+                }
+                ancestor = parent.parent();
+            }
+        }
         let tmp = path.with_extension("parquet.tmp");
         {
             let mut file = fs::File::create(&tmp)?;

@@ -1,7 +1,8 @@
 //! `strata-index` holds the tenants' in-memory tables and turns them into
 //! segments: [`Index::apply`] inserts a committed WAL record's events into its
 //! tenant's memtable, [`Index::flush_due`] freezes memtables that are too big
-//! or too old and writes them as Parquet segments (one per hour bucket),
+//! or too old and writes them as Parquet segments (one per hour bucket, split
+//! into one per core when a bucket is large, written in parallel),
 //! registered in the metastore together with the tenant's WAL checkpoint in
 //! one transaction. [`export`] reads a stopped node's segments and WAL.
 //!
@@ -15,7 +16,11 @@
 //!   WAL writer thread, and a flush takes the whole memtable.
 //! - At most one frozen memtable per tenant is being flushed; a failed flush is
 //!   retried before any newer data of that tenant is flushed, so checkpoints
-//!   never skip a record.
+//!   never skip a record. The writer consumes the rows, so a retry first
+//!   rebuilds them from the WAL (never truncated past a frozen memtable) and
+//!   registers nothing unless every frozen row came back.
+//! - Registration is idempotent: a checkpoint at or below the stored one is
+//!   refused (`AlreadyRegistered`), so a retried commit never doubles events.
 //! - A segment file is fsynced and renamed into place before it is registered;
 //!   files the catalog does not know are orphans of a crash and are deleted at
 //!   start ([`SegmentFiles::remove_orphans`]).

@@ -11,8 +11,8 @@ use strata_types::{event_id, hour_bucket, Event, TenantId};
 
 use crate::SegmentFiles;
 
-/// Flush errors. A failed flush loses nothing: the frozen memtable stays in
-/// memory (and its records in the WAL) and is retried.
+/// Flush errors. A failed flush loses nothing: the frozen memtable stays (its
+/// rows are rebuilt from the WAL, which keeps them) and is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// Writing the Parquet bytes failed.
@@ -337,16 +337,26 @@ impl Index {
         .map_err(|e| IndexError::Task(e.to_string()))
         .and_then(|r| r);
         let registered = match written {
-            Ok(records) => self
+            Ok(records) => match self
                 .metastore
                 .register_segments(tenant, &records, max_seq, now_ms())
                 .await
-                .map(|()| records)
-                .map_err(IndexError::from),
+            {
+                Ok(()) => Ok(records),
+                // An earlier attempt did commit: its segments hold these rows.
+                Err(MetastoreError::AlreadyRegistered { .. }) => {
+                    self.remove_files(&records);
+                    Ok(Vec::new())
+                }
+                Err(error) => {
+                    self.remove_files(&records);
+                    Err(IndexError::from(error))
+                }
+            },
             Err(error) => Err(error),
         };
         // On failure the frozen memtable stays, without rows: the next attempt
-        // rebuilds them. Files already written are orphans, removed at start.
+        // rebuilds them from the WAL.
         let records = registered?;
         let mut stats = FlushStats {
             memtables: 1,
@@ -370,6 +380,16 @@ impl Index {
             "memtable flushed"
         );
         Ok(Some(stats))
+    }
+
+    /// Best-effort removal of segment files that were never registered (a
+    /// crash before this leaves them to the orphan sweep at start).
+    fn remove_files(&self, records: &[SegmentRecord]) {
+        for record in records {
+            if let Err(error) = std::fs::remove_file(self.files.absolute(&record.path)) {
+                tracing::warn!(path = %record.path, %error, "could not remove an unregistered segment file");
+            }
+        }
     }
 
     /// Re-reads a frozen memtable's records (`min_seq..=max_seq` of `tenant`)

@@ -186,6 +186,19 @@ async fn segments_and_checkpoints(store: &dyn Metastore) {
             .len(),
         2
     );
+    // A registration at or below the stored checkpoint is a retry: refused, nothing changes.
+    let retry = store
+        .register_segments("conf-a", &[segment("conf-a", "s8", 1, 2)], 7, 1)
+        .await;
+    assert!(matches!(
+        retry,
+        Err(MetastoreError::AlreadyRegistered { .. })
+    ));
+    let listed = store
+        .list_segments(Some("conf-a"), i64::MIN, i64::MAX)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2);
     // Checkpoints never go backwards.
     store
         .register_segments("conf-a", &[], 3, 1)

@@ -46,6 +46,15 @@ pub enum MetastoreError {
     /// No key has this id.
     #[error("key {0} not found")]
     KeyNotFound(String),
+    /// The tenant's checkpoint is already at or past this registration's:
+    /// these events are registered (a retry of a commit that succeeded).
+    #[error("segments up to WAL seq {checkpoint_seq} of tenant {tenant} are already registered")]
+    AlreadyRegistered {
+        /// Tenant.
+        tenant: String,
+        /// The checkpoint of the refused registration.
+        checkpoint_seq: u64,
+    },
 }
 
 /// `Result` with [`MetastoreError`].
@@ -159,6 +168,8 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     async fn revoke_key(&self, key_id: &str, now_ms: i64) -> Result<()>;
     /// Registers segments and advances the tenant's WAL checkpoint to
     /// `checkpoint_seq`, in one transaction: either all of it happens or none.
+    /// Non-empty `segments` with a checkpoint at or below the stored one are
+    /// refused with [`MetastoreError::AlreadyRegistered`] and change nothing.
     async fn register_segments(
         &self,
         tenant: &str,

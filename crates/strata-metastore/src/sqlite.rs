@@ -231,6 +231,20 @@ impl Metastore for SqliteMetastore {
         now_ms: i64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        // Idempotent: a retry after a commit whose success was not reported
+        // must not register the same events twice.
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT wal_seq FROM checkpoints WHERE tenant_id = ?")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !segments.is_empty() && current.is_some_and(|seq| seq >= to_i64(checkpoint_seq)) {
+            tx.rollback().await?;
+            return Err(MetastoreError::AlreadyRegistered {
+                tenant: tenant.to_string(),
+                checkpoint_seq,
+            });
+        }
         for segment in segments {
             sqlx::query(
                 "INSERT INTO segments (id, tenant_id, path, hour_bucket_ns, min_ts_ns, max_ts_ns, rows, size_bytes, created_at_ms) \
