@@ -339,7 +339,7 @@ async fn ingest(
     let tenant = auth.tenant.clone();
     // At most one decode per core: more would only add threads (and their
     // allocator caches) without adding throughput.
-    let _permit = state
+    let permit = state
         .decode_permits
         .acquire()
         .await
@@ -358,6 +358,8 @@ async fn ingest(
             format!("decoder failed: {e}"),
         )
     })?;
+    // Released before the WAL wait: group commit needs many requests queued.
+    drop(permit);
     let (raw_len, events, payload) = decoded.map_err(ingest_error)?;
     if events.is_empty() {
         return Ok(());
