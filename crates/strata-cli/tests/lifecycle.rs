@@ -357,3 +357,35 @@ fn corrupt_wal_record_refuses_start_until_repaired() {
         "an acknowledged event after a repair was lost or doubled"
     );
 }
+
+/// Idle or slow connections cannot hold the connection limit: a connection
+/// that sends no complete headers is closed after `limits.header_timeout_secs`.
+#[test]
+fn idle_connections_are_closed_after_the_header_timeout() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--set",
+            "limits.max_connections=1",
+            "--set",
+            "limits.header_timeout_secs=1",
+        ],
+    );
+    let key = server.keys().api_key;
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    idle.write_all(b"POST /api/v2/logs HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // The only connection slot is taken; the real request waits, then gets it.
+    assert_eq!(
+        post_logs(&server, &key, r#"[{"message":"after-idle"}]"#),
+        202
+    );
+    let mut rest = Vec::new();
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let read = idle.read_to_end(&mut rest);
+    assert!(read.is_ok(), "the idle connection was not closed: {read:?}");
+    server.terminate();
+}

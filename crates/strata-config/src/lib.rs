@@ -143,6 +143,9 @@ pub struct LimitsSection {
     pub max_connections: u64,
     /// Seconds a client may take to send a whole request.
     pub request_timeout_secs: f64,
+    /// Seconds a connection may take to send a request's headers (idle
+    /// keep-alive connections included); then it is closed.
+    pub header_timeout_secs: f64,
 }
 
 /// `[log]`
@@ -207,6 +210,7 @@ impl Default for LimitsSection {
             max_batch_items: 1000,
             max_connections: 1024,
             request_timeout_secs: 30.0,
+            header_timeout_secs: 10.0,
         }
     }
 }
@@ -335,6 +339,12 @@ impl Config {
         if self.memtable.max_age_secs.is_nan() || self.memtable.max_age_secs <= 0.0 {
             return Err(ConfigError::Value {
                 key: "memtable.max_age_secs",
+                reason: "must be > 0".into(),
+            });
+        }
+        if self.limits.header_timeout_secs.is_nan() || self.limits.header_timeout_secs <= 0.0 {
+            return Err(ConfigError::Value {
+                key: "limits.header_timeout_secs",
                 reason: "must be > 0".into(),
             });
         }

@@ -39,7 +39,27 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::map_response(datadog_error_shape))
         .with_state(state)
+}
+
+/// Gives errors produced outside the handlers (405 from the router, 408 from
+/// the timeout layer) the same Datadog JSON error body as every other error.
+async fn datadog_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let detail = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint",
+            StatusCode::REQUEST_TIMEOUT => "the request was not received in time",
+            _ => status.canonical_reason().unwrap_or("error"),
+        };
+        return ApiError::new(status, "http", detail).into_response();
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

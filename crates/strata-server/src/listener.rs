@@ -1,7 +1,9 @@
-//! A TCP listener that holds at most `max_connections` open connections: when
-//! the limit is reached, new connections wait in the kernel's accept backlog
-//! until one closes, so a flood of idle or slow clients cannot exhaust file
-//! descriptors or memory.
+//! The HTTP accept loop. A TCP listener holds at most `max_connections` open
+//! connections: when the limit is reached, new connections wait in the
+//! kernel's accept backlog until one closes, so a flood of clients cannot
+//! exhaust file descriptors or memory. Each connection must send a request's
+//! headers within `header_timeout` (`axum::serve` sets no timer, so a client
+//! that connects and sends nothing would hold its slot forever).
 
 use std::io;
 use std::net::SocketAddr;
@@ -112,5 +114,46 @@ impl AsyncWrite for LimitedStream {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting, lets in-flight requests finish (at most `drain_timeout`) and
+/// returns.
+pub(crate) async fn serve(
+    mut listener: LimitedListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    drain_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
+    use axum::serve::Listener as _;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let watched = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = watched.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish in time; closing their connections");
     }
 }

@@ -238,14 +238,15 @@ impl Server {
             crate::listener::LimitedListener::new(tcp, config.limits.max_connections as usize);
         let app = crate::intake::router(Arc::clone(&state));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let request_timeout = Duration::from_secs_f64(config.limits.request_timeout_secs);
+        let header_timeout = Duration::from_secs_f64(config.limits.header_timeout_secs);
         let http = tokio::spawn(async move {
             let graceful = async move {
                 shutdown.await;
                 tracing::info!("shutdown requested: draining in-flight requests");
             };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await
+            crate::listener::serve(listener, app, header_timeout, request_timeout, graceful).await;
+            Ok::<(), std::io::Error>(())
         });
 
         let recovery_state = Arc::clone(&state);
