@@ -395,7 +395,11 @@ async fn ingest(
     }
     check_quota(state, &auth.tenant, events.len() as u64, raw_len)?;
     let count = events.len() as u64;
-    append(core, payload, auth.tenant.clone(), events, reservation).await?;
+    if let Err(error) = append(core, payload, auth.tenant.clone(), events, reservation).await {
+        // Nothing was stored: the tokens taken for it go back.
+        refund_quota(state, &auth.tenant, count, raw_len);
+        return Err(error);
+    }
     state
         .metrics
         .events_in
@@ -479,6 +483,19 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
             "bad_request",
             format!("could not read body: {error}"),
         )),
+    }
+}
+
+/// Returns tokens taken by [`check_quota`] for a request that was not stored.
+fn refund_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) {
+    let mut quotas = state.quotas.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(quota) = quotas.get_mut(tenant) {
+        if let Some(bucket) = quota.events.as_mut() {
+            bucket.give_back(events);
+        }
+        if let Some(bucket) = quota.bytes.as_mut() {
+            bucket.give_back(bytes);
+        }
     }
 }
 
