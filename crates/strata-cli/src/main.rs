@@ -1,5 +1,7 @@
 //! The `strata` binary: `serve`, `admin` and `loadgen`. A thin shell over the
-//! library crates; `anyhow` lives here and nowhere else.
+//! library crates; `anyhow` lives here and nowhere else. It is not where any
+//! protocol, storage or durability logic lives: it parses flags, loads the
+//! configuration, sets up logging and the runtime, and calls the libraries.
 
 mod admin;
 
