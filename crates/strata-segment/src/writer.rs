@@ -116,6 +116,12 @@ pub fn write_segment<W: Write + Send>(
         .set_compression(Compression::ZSTD(level))
         .set_max_row_group_size(options.row_group_rows)
         .set_statistics_enabled(EnabledStatistics::Page)
+        // Min/max of free text and random ids prune nothing (free-text search
+        // will use a token bloom filter) and cost a string comparison per
+        // value on every flush.
+        .set_column_statistics_enabled(ColumnPath::from(columns::MESSAGE), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from(columns::TRACE_ID), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from(columns::OVERFLOW), EnabledStatistics::None)
         .set_dictionary_enabled(true)
         .set_column_dictionary_enabled(ColumnPath::from(columns::ID), false)
         .set_column_dictionary_enabled(ColumnPath::from(columns::TRACE_ID), false)

@@ -260,7 +260,10 @@ fn schema_is_as_documented() {
                 "{}",
                 col.column_path()
             );
-            assert!(col.statistics().is_some(), "{}", col.column_path());
+            // Free text and random ids carry no statistics (they prune nothing).
+            let path = col.column_path().string();
+            let without = ["message", "trace_id", "_overflow"].contains(&path.as_str());
+            assert_eq!(col.statistics().is_some(), !without, "{path}");
         }
         let status = rg.column(2);
         assert_eq!(status.column_path().string(), "status");
