@@ -386,7 +386,11 @@ async fn ingest(
     }
     let decoded: u64 =
         events.iter().map(|e| e.heap_size() as u64).sum::<u64>() + payload.len() as u64;
-    if reservation.grow_to(decoded, core.index.memtable_bytes()) > limits.memory_budget_bytes {
+    // Only a request that decoded to more than it reserved is checked again:
+    // one within its reservation was admitted already.
+    let grew = decoded > reservation.bytes;
+    let in_use = reservation.grow_to(decoded, core.index.memtable_bytes());
+    if grew && in_use > limits.memory_budget_bytes {
         core_wants_flush(state);
         return Err(unavailable(
             "memory",
