@@ -128,34 +128,24 @@ async fn logs_v2(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let key = header(&headers, "dd-api-key").map(str::to_string);
-    handle(
-        state,
-        "/api/v2/logs",
-        key,
-        params,
-        headers,
-        body,
-        StatusCode::ACCEPTED,
-    )
-    .await
+    let route = ("/api/v2/logs", StatusCode::ACCEPTED);
+    handle(state, route, None, params, headers, body).await
 }
 
+/// The legacy endpoint answers 200 `{}` (reference §1).
 async fn logs_v1(
     State(state): State<Arc<AppState>>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let key = header(&headers, "dd-api-key").map(str::to_string);
     handle(
         state,
-        "/v1/input",
-        key,
+        ("/v1/input", StatusCode::OK),
+        None,
         params,
         headers,
         body,
-        StatusCode::OK,
     )
     .await
 }
@@ -167,28 +157,22 @@ async fn logs_v1_key(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(
-        state,
-        "/v1/input/{key}",
-        Some(key),
-        params,
-        headers,
-        body,
-        StatusCode::OK,
-    )
-    .await
+    let route = ("/v1/input/{key}", StatusCode::OK);
+    handle(state, route, Some(key), params, headers, body).await
 }
 
+/// One logs request: `route` is (metrics label, success status); the key
+/// comes from the path when the route has one, else from `DD-API-KEY`.
 async fn handle(
     state: Arc<AppState>,
-    route: &'static str,
-    key: Option<String>,
+    (route, success): (&'static str, StatusCode),
+    path_key: Option<String>,
     params: HashMap<String, String>,
     headers: HeaderMap,
     body: Body,
-    success: StatusCode,
 ) -> Response {
     let started = Instant::now();
+    let key = path_key.or_else(|| header(&headers, "dd-api-key").map(str::to_string));
     let mut body = Some(body);
     let response = match ingest(&state, key, params, headers, &mut body).await {
         Ok(()) => (success, Json(serde_json::json!({}))).into_response(),
