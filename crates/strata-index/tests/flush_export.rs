@@ -1,14 +1,14 @@
 //! Memtable flush, checkpoints, WAL truncation bookkeeping and export,
 //! against a real WAL, real segment files and the SQLite metastore.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use strata_index::{export, Index, IndexConfig, SegmentFiles};
+use std::sync::Arc;
+
+use strata_index::{export, Index};
 use strata_metastore::{Metastore, SqliteMetastore};
-use strata_segment::SegmentOptions;
 use strata_types::{batch, Event, HOUR_NS};
-use strata_wal::{Wal, WalConfig, WalOptions};
+use strata_wal::Wal;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 
@@ -37,23 +37,7 @@ async fn fixture() -> Fixture {
     for tenant in ["a", "b"] {
         metastore.create_tenant(tenant, 0).await.unwrap();
     }
-    let index = Arc::new(Index::new(
-        IndexConfig {
-            flush_bytes: 1 << 30,
-            max_age: Duration::from_secs(3600),
-            pressure_bytes: 1 << 40,
-            segment: SegmentOptions::default(),
-            wal_dir: root.join("wal"),
-        },
-        Arc::clone(&metastore) as Arc<dyn Metastore>,
-        SegmentFiles::new(root.join("segments")),
-    ));
-    let commit = Arc::clone(&index);
-    let options = WalOptions::new(
-        WalConfig::test_config(&root.join("wal")),
-        move |seq, (t, e): (String, Vec<Event>)| commit.apply(seq, &t, e),
-    );
-    let (wal, _) = Wal::open(options, |_, _| Ok(())).unwrap();
+    let (index, wal) = common::index_and_wal(&root, Arc::clone(&metastore) as Arc<dyn Metastore>);
     Fixture {
         _dir: dir,
         root,

@@ -6,16 +6,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+
+mod common;
 
 use async_trait::async_trait;
-use strata_index::{export, Index, IndexConfig, SegmentFiles};
+use strata_index::export;
 use strata_metastore::{
     KeyInfo, KeyKind, Metastore, MetastoreError, Quota, SegmentRecord, SqliteMetastore, Tenant,
 };
-use strata_segment::SegmentOptions;
 use strata_types::{batch, Event};
-use strata_wal::{Wal, WalConfig, WalOptions};
 
 /// SQLite, except that `register_segments` fails while `fail` is set.
 #[derive(Debug)]
@@ -109,23 +108,7 @@ async fn failed_registration_is_retried_from_the_wal_without_loss_or_duplicates(
         fail: AtomicBool::new(false),
     });
     store.create_tenant("a", 0).await.unwrap();
-    let index = Arc::new(Index::new(
-        IndexConfig {
-            flush_bytes: 1 << 30,
-            max_age: Duration::from_secs(3600),
-            pressure_bytes: 1 << 40,
-            segment: SegmentOptions::default(),
-            wal_dir: root.join("wal"),
-        },
-        Arc::clone(&store) as Arc<dyn Metastore>,
-        SegmentFiles::new(root.join("segments")),
-    ));
-    let commit = Arc::clone(&index);
-    let options = WalOptions::new(
-        WalConfig::test_config(&root.join("wal")),
-        move |seq, (t, e): (String, Vec<Event>)| commit.apply(seq, &t, e),
-    );
-    let (wal, _) = Wal::open(options, |_, _| Ok(())).unwrap();
+    let (index, wal) = common::index_and_wal(root, Arc::clone(&store) as Arc<dyn Metastore>);
     let append = |tag: &str, n: usize| {
         let events = events(tag, n);
         wal.append(batch::encode("a", &events), ("a".to_string(), events))
