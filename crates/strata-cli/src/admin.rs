@@ -277,7 +277,7 @@ fn parse_time(raw: &str, now_ns: i64) -> anyhow::Result<i64> {
         };
         return Ok(now_ns + sign * n * unit_ns);
     }
-    strata_ingest::parse_timestamp_ns(&serde_json::Value::String(s.to_string()))
+    strata_ingest::parse_timestamp_str(s)
         .with_context(|| format!("invalid time {raw:?}: use epoch ms, ISO 8601 or now-1h"))
 }
 

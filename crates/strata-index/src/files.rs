@@ -97,25 +97,6 @@ impl SegmentFiles {
         }
         Ok(removed)
     }
-
-    /// Total bytes of all files under the root.
-    pub fn disk_bytes(&self) -> u64 {
-        let mut total = 0;
-        let mut stack = vec![self.root.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => stack.push(entry.path()),
-                    Ok(meta) => total += meta.len(),
-                    Err(_) => {}
-                }
-            }
-        }
-        total
-    }
 }
 
 #[cfg(test)]
@@ -137,6 +118,5 @@ mod tests {
             .unwrap();
         assert_eq!(removed, 2);
         assert_eq!(files.read(&known).unwrap(), b"x");
-        assert_eq!(files.disk_bytes(), 1);
     }
 }

@@ -28,7 +28,7 @@ mod timestamp;
 pub use compression::{decompress, Encoding};
 pub use logs::{decode_logs, BodyFormat, LogsRequest};
 pub use quota::TokenBucket;
-pub use timestamp::parse_timestamp_ns;
+pub use timestamp::{parse_timestamp_ns, parse_timestamp_str};
 
 pub use strata_types::Event;
 

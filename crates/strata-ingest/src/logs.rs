@@ -7,7 +7,7 @@
 use strata_types::{AttrValue, Event, Status};
 
 use crate::flatten::{decode_json, Decoder};
-use crate::timestamp::parse_attr_timestamp_ns;
+use crate::timestamp::parse_timestamp_ns;
 use crate::IngestError;
 
 /// A reserved attribute and where its value may come from, best first
@@ -238,7 +238,7 @@ pub(crate) fn normalize(
     // A timestamp that does not parse stays an attribute; receive time is used.
     let mut timestamp_ns = request.now_ns;
     if let Some((_, position)) = best[Field::Timestamp as usize] {
-        match parse_attr_timestamp_ns(&flat[position].1) {
+        match parse_timestamp_ns(&flat[position].1) {
             Some(ns) => timestamp_ns = ns,
             None => best[Field::Timestamp as usize] = None,
         }

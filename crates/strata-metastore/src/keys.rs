@@ -75,12 +75,6 @@ impl KeyRing {
         found
     }
 
-    /// Whether `secret` is a valid key of any kind (used to tell 403 from 401).
-    pub fn is_known(&self, secret: &str) -> bool {
-        self.authenticate(secret, KeyKind::Api).is_some()
-            || self.authenticate(secret, KeyKind::App).is_some()
-    }
-
     /// Number of active keys.
     pub fn len(&self) -> usize {
         self.by_id.values().map(Vec::len).sum()
