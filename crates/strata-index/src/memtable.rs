@@ -84,20 +84,28 @@ impl Memtable {
         self.max_seq.is_none()
     }
 
-    fn push(&mut self, seq: u64, events: Vec<Event>) {
+    /// Appends a record's events; `heap_bytes` is their summed `heap_size`.
+    fn push(&mut self, seq: u64, events: Vec<Event>, heap_bytes: u64) {
         if self.is_empty() {
             self.created = Instant::now();
         }
         self.min_seq.get_or_insert(seq);
         self.max_seq = Some(seq);
+        self.bytes += heap_bytes + ROW_OVERHEAD * events.len() as u64;
         for (index, event) in events.into_iter().enumerate() {
-            self.bytes += event.heap_size() as u64 + 48;
             self.rows.push(SegmentRow {
                 id: event_id(seq, index as u32),
                 event,
             });
         }
     }
+}
+
+/// Bytes charged per row on top of the event: its id string.
+const ROW_OVERHEAD: u64 = 48;
+
+fn heap_bytes(events: &[Event]) -> u64 {
+    events.iter().map(|e| e.heap_size() as u64).sum()
 }
 
 #[derive(Debug)]
@@ -167,6 +175,14 @@ impl Index {
     /// Inserts a committed record's events. Must be called in seq order
     /// (the WAL's `on_commit` and recovery replay both are).
     pub fn apply(&self, seq: u64, tenant: &str, events: Vec<Event>) {
+        let measured = heap_bytes(&events);
+        self.apply_measured(seq, tenant, events, measured);
+    }
+
+    /// [`Index::apply`] with the events' summed `heap_size` already known
+    /// (the intake measures it while decoding; this runs on the WAL writer
+    /// thread, which should not walk every event again).
+    pub fn apply_measured(&self, seq: u64, tenant: &str, events: Vec<Event>, heap_bytes: u64) {
         let count = events.len() as u64;
         let mut state = self.lock();
         if events.is_empty() {
@@ -182,7 +198,7 @@ impl Index {
                 frozen: None,
             });
         let before = table.active.bytes;
-        table.active.push(seq, events);
+        table.active.push(seq, events, heap_bytes);
         let bytes = table.active.bytes - before;
         state.last_applied = state.last_applied.max(seq);
         drop(state);
@@ -412,7 +428,8 @@ impl Index {
                 let batch = strata_types::batch::decode(payload)
                     .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
                 if batch.tenant == owned_tenant {
-                    memtable.push(seq, batch.events);
+                    let measured = heap_bytes(&batch.events);
+                    memtable.push(seq, batch.events, measured);
                 }
                 Ok(())
             })

@@ -26,7 +26,7 @@ mod quota;
 mod timestamp;
 
 pub use compression::{decompress, Encoding};
-pub use logs::{decode_logs, BodyFormat, LogsRequest};
+pub use logs::{decode_logs, decode_logs_measured, BodyFormat, Decoded, LogsRequest};
 pub use quota::TokenBucket;
 pub use timestamp::{parse_timestamp_ns, parse_timestamp_str};
 

@@ -141,9 +141,24 @@ impl LogsRequest {
     }
 }
 
+/// Decoded events and the memory they hold.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The events, in request order.
+    pub events: Vec<Event>,
+    /// Sum of their [`Event::heap_size`], measured once while decoding so the
+    /// server's memory accounting need not walk the events again.
+    pub heap_bytes: u64,
+}
+
 /// Decodes an uncompressed logs body into events. All or nothing: any error
 /// rejects the whole request.
 pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, IngestError> {
+    decode_logs_measured(body, request).map(|decoded| decoded.events)
+}
+
+/// [`decode_logs`], also returning the events' heap size.
+pub fn decode_logs_measured(body: &[u8], request: &LogsRequest) -> Result<Decoded, IngestError> {
     let raw_tags = request.ddtags.as_deref().unwrap_or("");
     if raw_tags.len() > MAX_REQUEST_TAGS_BYTES {
         return Err(IngestError::bad(format!(
@@ -159,7 +174,11 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
         )));
     }
     match request.format {
-        BodyFormat::Lines => decode_lines(body, request, &request_tags),
+        BodyFormat::Lines => {
+            let events = decode_lines(body, request, &request_tags)?;
+            let heap_bytes = events.iter().map(|e| e.heap_size() as u64).sum();
+            Ok(Decoded { events, heap_bytes })
+        }
         BodyFormat::Json | BodyFormat::JsonSimple => {
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
             if first.is_none() {
@@ -176,7 +195,10 @@ pub fn decode_logs(body: &[u8], request: &LogsRequest) -> Result<Vec<Event>, Ing
                 rejection: None,
             };
             decode_json(body, &mut decoder)?;
-            Ok(decoder.events)
+            Ok(Decoded {
+                events: decoder.events,
+                heap_bytes: decoder.decoded_bytes as u64,
+            })
         }
     }
 }

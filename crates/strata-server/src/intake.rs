@@ -13,13 +13,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use strata_ingest::{
-    decode_logs, decompress, BodyFormat, Encoding, ErrorKind, IngestError, LogsRequest,
+    decode_logs_measured, decompress, BodyFormat, Decoded, Encoding, ErrorKind, IngestError,
+    LogsRequest,
 };
 use strata_metastore::KeyKind;
 use strata_wal::WalError;
 
 use crate::error::ApiError;
-use crate::state::{now_secs, AppState, Core};
+use crate::state::{now_secs, AppState, Committed, Core};
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let timeout = Duration::from_secs_f64(state.config.limits.request_timeout_secs);
@@ -350,9 +351,9 @@ async fn ingest(
         .map_err(|_| unavailable("shutting_down", "the server is shutting down"))?;
     let decoded = tokio::task::spawn_blocking(move || {
         let raw = decompress(&wire, encoding, max_request as usize)?;
-        let events = decode_logs(&raw, &request)?;
-        let payload = strata_types::batch::encode(&tenant, &events);
-        Ok::<_, IngestError>((raw.len() as u64, events, payload))
+        let decoded = decode_logs_measured(&raw, &request)?;
+        let payload = strata_types::batch::encode(&tenant, &decoded.events);
+        Ok::<_, IngestError>((raw.len() as u64, decoded, payload))
     })
     .await
     .map_err(|e| {
@@ -364,12 +365,12 @@ async fn ingest(
     })?;
     // Released before the WAL wait: group commit needs many requests queued.
     drop(permit);
-    let (raw_len, events, payload) = decoded.map_err(ingest_error)?;
+    let (raw_len, decoded, payload) = decoded.map_err(ingest_error)?;
+    let Decoded { events, heap_bytes } = decoded;
     if events.is_empty() {
         return Ok(());
     }
-    let decoded: u64 =
-        events.iter().map(|e| e.heap_size() as u64).sum::<u64>() + payload.len() as u64;
+    let decoded = heap_bytes + payload.len() as u64;
     // Only a request that decoded to more than it reserved is checked again:
     // one within its reservation was admitted already.
     let grew = decoded > reservation.bytes;
@@ -383,7 +384,13 @@ async fn ingest(
     }
     check_quota(state, &auth.tenant, events.len() as u64, raw_len)?;
     let count = events.len() as u64;
-    if let Err(error) = append(core, payload, auth.tenant.clone(), events, reservation).await {
+    let item = Committed {
+        tenant: auth.tenant.clone(),
+        events,
+        heap_bytes,
+        reservation: Some(reservation),
+    };
+    if let Err(error) = append(core, payload, item).await {
         // Nothing was stored: the tokens taken for it go back.
         refund_quota(state, &auth.tenant, count, raw_len);
         return Err(error);
@@ -413,18 +420,8 @@ fn core_wants_flush(state: &AppState) {
     state.flush_wanted.notify_one();
 }
 
-async fn append(
-    core: &Core,
-    payload: Vec<u8>,
-    tenant: String,
-    events: Vec<strata_types::Event>,
-    reservation: Reservation,
-) -> Result<(), ApiError> {
-    match core
-        .wal
-        .append(payload, (tenant, events, Some(reservation)))
-        .await
-    {
+async fn append(core: &Core, payload: Vec<u8>, item: Committed) -> Result<(), ApiError> {
+    match core.wal.append(payload, item).await {
         Ok(_seq) => Ok(()),
         Err(WalError::Poisoned) => Err(unavailable(
             "wal_poisoned",

@@ -119,9 +119,16 @@ pub(crate) fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// A committed record's item: its tenant and events, applied to the memtable,
-/// and the request's memory reservation, released once they are applied.
-pub(crate) type Committed = (String, Vec<Event>, Option<crate::intake::Reservation>);
+/// What travels with a WAL record to `on_commit`: the events to apply to the
+/// tenant's memtable, their measured heap size, and the request's memory
+/// reservation, released once they are applied (the memtable counts them).
+#[derive(Debug)]
+pub(crate) struct Committed {
+    pub(crate) tenant: String,
+    pub(crate) events: Vec<Event>,
+    pub(crate) heap_bytes: u64,
+    pub(crate) reservation: Option<crate::intake::Reservation>,
+}
 
 /// Quota buckets of one tenant.
 #[derive(Debug)]
@@ -348,9 +355,9 @@ fn recover(
             max_file_bytes: config.wal.max_file_bytes,
             max_group_bytes: config.wal.max_group_bytes as usize,
         },
-        move |seq, (tenant, events, reservation): Committed| {
-            commit_index.apply(seq, &tenant, events);
-            drop(reservation);
+        move |seq, item: Committed| {
+            commit_index.apply_measured(seq, &item.tenant, item.events, item.heap_bytes);
+            drop(item.reservation);
         },
     );
     options.repair = repair_wal;
@@ -418,7 +425,13 @@ fn skip_flushed_sequence_numbers(
     runtime.block_on(async {
         let mut pending = tokio::task::JoinSet::new();
         for _ in 0..gap {
-            pending.spawn(wal.append(empty.clone(), (String::new(), Vec::new(), None)));
+            let nothing = Committed {
+                tenant: String::new(),
+                events: Vec::new(),
+                heap_bytes: 0,
+                reservation: None,
+            };
+            pending.spawn(wal.append(empty.clone(), nothing));
             if pending.len() >= 4096 {
                 if let Some(done) = pending.join_next().await {
                     done.map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))??;
