@@ -39,11 +39,9 @@ pub(crate) struct LimitedStream {
     _permit: OwnedSemaphorePermit,
 }
 
-impl axum::serve::Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl LimitedListener {
+    /// Waits for a free connection slot, then for a connection.
+    async fn accept(&mut self) -> (LimitedStream, SocketAddr) {
         let permit = loop {
             match Arc::clone(&self.permits).acquire_owned().await {
                 Ok(permit) => break permit,
@@ -70,10 +68,6 @@ impl axum::serve::Listener for LimitedListener {
                 }
             }
         }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }
 
@@ -127,7 +121,6 @@ pub(crate) async fn serve(
     drain_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
-    use axum::serve::Listener as _;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
