@@ -7,9 +7,11 @@
 //! It is not a library of protocol logic: decoding lives in `strata-ingest`,
 //! durability in `strata-wal`, memtables and segments in `strata-index`.
 //!
-//! Request path: `auth → memory budget → bounded body read → (blocking pool)
-//! decompress + decode + encode → quota → WAL append (group commit) →
-//! on_commit applies to the memtable → 202`.
+//! Request path: `accept (connection limit, header timeout) → auth → memory
+//! reservation → bounded body read → (blocking pool, one per core) decompress +
+//! decode + encode → reservation grown to the decoded size → quota → WAL
+//! append (group commit) → on_commit applies to the memtable and releases the
+//! reservation → 202`.
 #![warn(missing_docs)]
 
 mod bootstrap;
