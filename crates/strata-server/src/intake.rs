@@ -311,7 +311,7 @@ async fn ingest(
         core.index.memtable_bytes(),
     );
     if used > limits.memory_budget_bytes {
-        core_wants_flush(state);
+        state.flush_wanted.notify_one();
         return Err(unavailable(
             "memory",
             "ingest is over its memory budget; retry shortly",
@@ -376,7 +376,7 @@ async fn ingest(
     let grew = decoded > reservation.bytes;
     let in_use = reservation.grow_to(decoded, core.index.memtable_bytes());
     if grew && in_use > limits.memory_budget_bytes {
-        core_wants_flush(state);
+        state.flush_wanted.notify_one();
         return Err(unavailable(
             "memory",
             "ingest is over its memory budget; retry shortly",
@@ -411,13 +411,9 @@ async fn ingest(
         .with_label_values(&["datadog_logs"])
         .inc_by(wire_len);
     if core.index.needs_flush() {
-        core_wants_flush(state);
+        state.flush_wanted.notify_one();
     }
     Ok(())
-}
-
-fn core_wants_flush(state: &AppState) {
-    state.flush_wanted.notify_one();
 }
 
 async fn append(core: &Core, payload: Vec<u8>, item: Committed) -> Result<(), ApiError> {
