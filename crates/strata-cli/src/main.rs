@@ -4,6 +4,8 @@
 //! configuration, sets up logging and the runtime, and calls the libraries.
 
 mod admin;
+mod bench;
+mod client;
 
 /// mimalloc instead of glibc malloc: the ingest path allocates many small
 /// strings per event on several threads, where glibc's per-thread arenas
@@ -42,6 +44,17 @@ enum Command {
     Admin(admin::AdminCommand),
     /// Send realistic Datadog logs to a server and report throughput and latency.
     Loadgen(strata_loadgen::LoadgenArgs),
+    /// Search logs on a running server and print them (a table or NDJSON).
+    Query(client::QueryArgs),
+    /// Count logs or compute measures (avg, pc99, ...) grouped by facets.
+    Aggregate(client::AggregateArgs),
+    /// Run a SQL query over the logs on a running server.
+    Sql(client::SqlArgs),
+    /// Stream matching logs from a running server as they arrive.
+    Tail(client::TailArgs),
+    /// Benchmarks: `bench query` ingests generated logs, then times queries.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +100,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             summary.print(args.json);
             Ok(())
         }
+        Command::Query(args) => client::query(args),
+        Command::Aggregate(args) => client::aggregate(args),
+        Command::Sql(args) => client::sql(args),
+        Command::Tail(args) => client::tail(args),
+        Command::Bench(command) => bench::run(command),
     }
 }
 

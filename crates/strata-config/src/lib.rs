@@ -89,6 +89,8 @@ pub struct Config {
     pub segment: SegmentSection,
     /// Request limits and back-pressure.
     pub limits: LimitsSection,
+    /// Query limits and live tail.
+    pub query: QuerySection,
     /// Logging.
     pub log: LogSection,
 }
@@ -148,6 +150,36 @@ pub struct LimitsSection {
     pub header_timeout_secs: f64,
 }
 
+/// `[query]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuerySection {
+    /// Queries one tenant may run at once; more are answered 429.
+    pub max_concurrent_per_tenant: u64,
+    /// Seconds one query may run; then it answers with what it has
+    /// (`meta.status = "timeout"`).
+    pub timeout_secs: f64,
+    /// Rows one query may examine; then it answers with what it has.
+    pub scan_budget_rows: u64,
+    /// Memtable chunks (WAL records) a live-tail subscriber may lag behind
+    /// before it is told it dropped events.
+    pub tail_buffer_records: u64,
+    /// Live-tail subscribers per node.
+    pub max_tail_subscribers: u64,
+}
+
+impl Default for QuerySection {
+    fn default() -> Self {
+        QuerySection {
+            max_concurrent_per_tenant: 8,
+            timeout_secs: 30.0,
+            scan_budget_rows: 200_000_000,
+            tail_buffer_records: 1024,
+            max_tail_subscribers: 256,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -167,6 +199,7 @@ impl Default for Config {
             memtable: MemtableSection::default(),
             segment: SegmentSection::default(),
             limits: LimitsSection::default(),
+            query: QuerySection::default(),
             log: LogSection::default(),
         }
     }
@@ -327,6 +360,16 @@ impl Config {
             ("limits.max_log_bytes", self.limits.max_log_bytes),
             ("limits.max_batch_items", self.limits.max_batch_items),
             ("limits.max_connections", self.limits.max_connections),
+            (
+                "query.max_concurrent_per_tenant",
+                self.query.max_concurrent_per_tenant,
+            ),
+            ("query.scan_budget_rows", self.query.scan_budget_rows),
+            ("query.tail_buffer_records", self.query.tail_buffer_records),
+            (
+                "query.max_tail_subscribers",
+                self.query.max_tail_subscribers,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -345,6 +388,12 @@ impl Config {
         if self.limits.header_timeout_secs.is_nan() || self.limits.header_timeout_secs <= 0.0 {
             return Err(ConfigError::Value {
                 key: "limits.header_timeout_secs",
+                reason: "must be > 0".into(),
+            });
+        }
+        if self.query.timeout_secs.is_nan() || self.query.timeout_secs <= 0.0 {
+            return Err(ConfigError::Value {
+                key: "query.timeout_secs",
                 reason: "must be > 0".into(),
             });
         }

@@ -16,9 +16,13 @@
 //!   WAL writer thread, and a flush takes the whole memtable.
 //! - At most one frozen memtable per tenant is being flushed; a failed flush is
 //!   retried before any newer data of that tenant is flushed, so checkpoints
-//!   never skip a record. The writer consumes the rows, so a retry first
-//!   rebuilds them from the WAL (never truncated past a frozen memtable) and
-//!   registers nothing unless every frozen row came back.
+//!   never skip a record. The frozen rows stay in memory (the writer gets a
+//!   copy) until their segments are registered, so queries keep seeing them
+//!   and a retry has them.
+//! - [`Index::snapshot`] returns a tenant's segments and memtable chunks
+//!   taken under one lock; a flush adds its segments to the in-memory catalog
+//!   and drops the frozen memtable under that same lock, so a snapshot sees
+//!   every row exactly once.
 //! - Registration is idempotent: a checkpoint at or below the stored one is
 //!   refused (`AlreadyRegistered`), so a retried commit never doubles events.
 //! - A segment file is fsynced and renamed into place before it is registered;
@@ -32,4 +36,4 @@ mod memtable;
 
 pub use export::{export, ExportError, ExportStats};
 pub use files::SegmentFiles;
-pub use memtable::{FlushStats, Index, IndexConfig, IndexError};
+pub use memtable::{FlushStats, Index, IndexConfig, IndexError, MemChunk, Snapshot};

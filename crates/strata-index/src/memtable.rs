@@ -11,8 +11,8 @@ use strata_types::{event_id, hour_bucket, Event, TenantId};
 
 use crate::SegmentFiles;
 
-/// Flush errors. A failed flush loses nothing: the frozen memtable stays (its
-/// rows are rebuilt from the WAL, which keeps them) and is retried.
+/// Flush errors. A failed flush loses nothing: the frozen memtable stays,
+/// rows and all, and is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// Writing the Parquet bytes failed.
@@ -24,9 +24,6 @@ pub enum IndexError {
     /// Registering the segments failed.
     #[error("segment registration failed: {0}")]
     Metastore(#[from] MetastoreError),
-    /// A frozen memtable could not be rebuilt from the WAL after a failed flush.
-    #[error("rebuilding a memtable from the WAL failed: {0}")]
-    Rebuild(String),
     /// The blocking flush task panicked or was cancelled.
     #[error("flush task failed: {0}")]
     Task(String),
@@ -43,8 +40,6 @@ pub struct IndexConfig {
     pub pressure_bytes: u64,
     /// Segment layout.
     pub segment: SegmentOptions,
-    /// The WAL directory, re-read to rebuild a memtable whose flush failed.
-    pub wal_dir: std::path::PathBuf,
 }
 
 /// What one [`Index::flush_due`] call did.
@@ -60,9 +55,49 @@ pub struct FlushStats {
     pub bytes: u64,
 }
 
+/// One committed WAL record's events: the unit memtables hold, queries read
+/// and live tail publishes. Immutable once built, shared behind an `Arc`.
+#[derive(Debug)]
+pub struct MemChunk {
+    /// WAL sequence number of the record.
+    pub seq: u64,
+    /// The events with their ids, in record order.
+    pub rows: Vec<SegmentRow>,
+    /// Smallest event timestamp, ns.
+    pub min_ts_ns: i64,
+    /// Largest event timestamp, ns.
+    pub max_ts_ns: i64,
+}
+
+impl MemChunk {
+    fn new(seq: u64, events: Vec<Event>) -> MemChunk {
+        let mut min_ts_ns = i64::MAX;
+        let mut max_ts_ns = i64::MIN;
+        let rows = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| {
+                min_ts_ns = min_ts_ns.min(event.timestamp_ns);
+                max_ts_ns = max_ts_ns.max(event.timestamp_ns);
+                SegmentRow {
+                    id: event_id(seq, index as u32),
+                    event,
+                }
+            })
+            .collect();
+        MemChunk {
+            seq,
+            rows,
+            min_ts_ns,
+            max_ts_ns,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Memtable {
-    rows: Vec<SegmentRow>,
+    chunks: Vec<Arc<MemChunk>>,
+    rows: usize,
     min_seq: Option<u64>,
     max_seq: Option<u64>,
     bytes: u64,
@@ -72,7 +107,8 @@ struct Memtable {
 impl Memtable {
     fn new() -> Memtable {
         Memtable {
-            rows: Vec::new(),
+            chunks: Vec::new(),
+            rows: 0,
             min_seq: None,
             max_seq: None,
             bytes: 0,
@@ -85,19 +121,17 @@ impl Memtable {
     }
 
     /// Appends a record's events; `heap_bytes` is their summed `heap_size`.
-    fn push(&mut self, seq: u64, events: Vec<Event>, heap_bytes: u64) {
+    fn push(&mut self, seq: u64, events: Vec<Event>, heap_bytes: u64) -> Arc<MemChunk> {
         if self.is_empty() {
             self.created = Instant::now();
         }
         self.min_seq.get_or_insert(seq);
         self.max_seq = Some(seq);
         self.bytes += heap_bytes + ROW_OVERHEAD * events.len() as u64;
-        for (index, event) in events.into_iter().enumerate() {
-            self.rows.push(SegmentRow {
-                id: event_id(seq, index as u32),
-                event,
-            });
-        }
+        self.rows += events.len();
+        let chunk = Arc::new(MemChunk::new(seq, events));
+        self.chunks.push(Arc::clone(&chunk));
+        chunk
     }
 }
 
@@ -110,13 +144,10 @@ fn heap_bytes(events: &[Event]) -> u64 {
 
 #[derive(Debug)]
 struct Frozen {
-    /// The rows; `None` after a failed flush consumed them (they are then
-    /// rebuilt from the WAL, which is never truncated past a frozen memtable).
-    memtable: Option<Memtable>,
-    min_seq: u64,
+    /// The rows, readable by queries while they are being written.
+    memtable: Memtable,
     max_seq: u64,
     bytes: u64,
-    /// Rows frozen: a rebuilt memtable must have exactly this many.
     rows: u64,
 }
 
@@ -124,6 +155,31 @@ struct Frozen {
 struct TenantTable {
     active: Memtable,
     frozen: Option<Frozen>,
+    /// The tenant's registered segments, kept here so that a snapshot sees
+    /// each row exactly once: a flush adds its segments and drops the frozen
+    /// memtable under the same lock.
+    segments: Vec<Arc<SegmentRecord>>,
+}
+
+impl TenantTable {
+    fn new() -> TenantTable {
+        TenantTable {
+            active: Memtable::new(),
+            frozen: None,
+            segments: Vec::new(),
+        }
+    }
+}
+
+/// What a query reads of one tenant: its registered segments and its
+/// memtable chunks (frozen and active), taken together under one lock so
+/// that every row appears exactly once.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Registered segments.
+    pub segments: Vec<Arc<SegmentRecord>>,
+    /// Memtable chunks, oldest first.
+    pub chunks: Vec<Arc<MemChunk>>,
 }
 
 #[derive(Debug, Default)]
@@ -174,36 +230,81 @@ impl Index {
 
     /// Inserts a committed record's events. Must be called in seq order
     /// (the WAL's `on_commit` and recovery replay both are).
-    pub fn apply(&self, seq: u64, tenant: &str, events: Vec<Event>) {
+    pub fn apply(&self, seq: u64, tenant: &str, events: Vec<Event>) -> Option<Arc<MemChunk>> {
         let measured = heap_bytes(&events);
-        self.apply_measured(seq, tenant, events, measured);
+        self.apply_measured(seq, tenant, events, measured)
     }
 
     /// [`Index::apply`] with the events' summed `heap_size` already known
     /// (the intake measures it while decoding; this runs on the WAL writer
-    /// thread, which should not walk every event again).
-    pub fn apply_measured(&self, seq: u64, tenant: &str, events: Vec<Event>, heap_bytes: u64) {
+    /// thread, which should not walk every event again). Returns the chunk
+    /// the events became (for live tail), `None` for an empty record.
+    pub fn apply_measured(
+        &self,
+        seq: u64,
+        tenant: &str,
+        events: Vec<Event>,
+        heap_bytes: u64,
+    ) -> Option<Arc<MemChunk>> {
         let count = events.len() as u64;
         let mut state = self.lock();
         if events.is_empty() {
             // A record with no events (sequence numbers skipped at recovery).
             state.last_applied = state.last_applied.max(seq);
-            return;
+            return None;
         }
         let table = state
             .tenants
             .entry(tenant.to_string())
-            .or_insert_with(|| TenantTable {
-                active: Memtable::new(),
-                frozen: None,
-            });
+            .or_insert_with(TenantTable::new);
         let before = table.active.bytes;
-        table.active.push(seq, events, heap_bytes);
+        let chunk = table.active.push(seq, events, heap_bytes);
         let bytes = table.active.bytes - before;
         state.last_applied = state.last_applied.max(seq);
         drop(state);
         self.total_bytes.fetch_add(bytes, Ordering::Relaxed);
         self.total_events.fetch_add(count, Ordering::Relaxed);
+        Some(chunk)
+    }
+
+    /// Puts the registered segments (the metastore's list at start) into the
+    /// in-memory catalog that [`Index::snapshot`] reads. Call once at start,
+    /// before serving queries.
+    pub fn load_catalog(&self, records: Vec<SegmentRecord>) {
+        let mut state = self.lock();
+        for record in records {
+            state
+                .tenants
+                .entry(record.tenant.clone())
+                .or_insert_with(TenantTable::new)
+                .segments
+                .push(Arc::new(record));
+        }
+    }
+
+    /// What a query of `tenant` reads: its segments and memtable chunks,
+    /// each row exactly once. Only chunks overlapping `[from_ns, to_ns]`
+    /// are returned; segments are returned whole (callers prune them).
+    pub fn snapshot(&self, tenant: &str, from_ns: i64, to_ns: i64) -> Snapshot {
+        let state = self.lock();
+        let Some(table) = state.tenants.get(tenant) else {
+            return Snapshot::default();
+        };
+        let overlaps = |c: &&Arc<MemChunk>| c.max_ts_ns >= from_ns && c.min_ts_ns <= to_ns;
+        let mut chunks = Vec::new();
+        if let Some(frozen) = &table.frozen {
+            chunks.extend(frozen.memtable.chunks.iter().filter(overlaps).cloned());
+        }
+        chunks.extend(table.active.chunks.iter().filter(overlaps).cloned());
+        Snapshot {
+            segments: table.segments.clone(),
+            chunks,
+        }
+    }
+
+    /// Tenants the index holds anything for.
+    pub fn tenants(&self) -> Vec<TenantId> {
+        self.lock().tenants.keys().cloned().collect()
     }
 
     /// Bytes held by memtables (active and frozen).
@@ -235,7 +336,7 @@ impl Index {
         let mut oldest_unflushed: Option<u64> = None;
         for table in state.tenants.values() {
             let seqs = [
-                table.frozen.as_ref().map(|f| f.min_seq),
+                table.frozen.as_ref().and_then(|f| f.memtable.min_seq),
                 table.active.min_seq,
             ];
             for seq in seqs.into_iter().flatten() {
@@ -303,9 +404,11 @@ impl Index {
         due
     }
 
-    /// Freezes (or retries) one tenant's memtable and flushes it.
+    /// Freezes (or retries) one tenant's memtable and flushes it. The frozen
+    /// rows stay readable by queries until their segments are registered; a
+    /// failed attempt keeps them for the retry.
     async fn flush_tenant(&self, tenant: &str) -> Result<Option<FlushStats>, IndexError> {
-        let (memtable, min_seq, max_seq, rows) = {
+        let (rows, max_seq) = {
             let mut state = self.lock();
             let Some(table) = state.tenants.get_mut(tenant) else {
                 return Ok(None);
@@ -316,38 +419,24 @@ impl Index {
                 }
                 let active = std::mem::replace(&mut table.active, Memtable::new());
                 table.frozen = Some(Frozen {
-                    min_seq: active.min_seq.unwrap_or(0),
                     max_seq: active.max_seq.unwrap_or(0),
                     bytes: active.bytes,
-                    rows: active.rows.len() as u64,
-                    memtable: Some(active),
+                    rows: active.rows as u64,
+                    memtable: active,
                 });
             }
-            let Some(frozen) = table.frozen.as_mut() else {
+            let Some(frozen) = table.frozen.as_ref() else {
                 return Ok(None);
             };
-            (
-                frozen.memtable.take(),
-                frozen.min_seq,
-                frozen.max_seq,
-                frozen.rows,
-            )
-        };
-        // After a failed attempt the rows are gone from memory: rebuild them
-        // from the WAL, and register nothing unless every row is back.
-        let memtable = match memtable {
-            Some(memtable) => memtable,
-            None => {
-                self.rebuild_from_wal(tenant, min_seq, max_seq, rows)
-                    .await?
-            }
+            (frozen.memtable.chunks.clone(), frozen.max_seq)
         };
         let started = Instant::now();
         let files = self.files.clone();
         let options = self.config.segment;
         let owned_tenant = tenant.to_string();
         let written = tokio::task::spawn_blocking(move || {
-            write_memtable(&owned_tenant, memtable, &options, &files)
+            let rows = copy_rows(&rows);
+            write_rows(&owned_tenant, rows, &options, &files)
         })
         .await
         .map_err(|e| IndexError::Task(e.to_string()))
@@ -359,7 +448,8 @@ impl Index {
                 .await
             {
                 Ok(()) => Ok(records),
-                // An earlier attempt did commit: its segments hold these rows.
+                // An earlier attempt did commit: its segments hold these rows
+                // (and are in the catalog since that attempt).
                 Err(MetastoreError::AlreadyRegistered { .. }) => {
                     self.remove_files(&records);
                     Ok(Vec::new())
@@ -371,21 +461,24 @@ impl Index {
             },
             Err(error) => Err(error),
         };
-        // On failure the frozen memtable stays, without rows: the next attempt
-        // rebuilds them from the WAL.
+        // On failure the frozen memtable stays, rows and all, for the retry.
         let records = registered?;
         let mut stats = FlushStats {
             memtables: 1,
             segments: records.len(),
             ..FlushStats::default()
         };
-        let mut state = self.lock();
-        if let Some(frozen) = state.tenants.get_mut(tenant).and_then(|t| t.frozen.take()) {
-            self.total_bytes.fetch_sub(frozen.bytes, Ordering::Relaxed);
-            self.total_events.fetch_sub(frozen.rows, Ordering::Relaxed);
-            stats.events = frozen.rows;
-        }
         stats.bytes = records.iter().map(|r| r.size_bytes).sum();
+        let mut state = self.lock();
+        if let Some(table) = state.tenants.get_mut(tenant) {
+            table.segments.extend(records.into_iter().map(Arc::new));
+            if let Some(frozen) = table.frozen.take() {
+                self.total_bytes.fetch_sub(frozen.bytes, Ordering::Relaxed);
+                self.total_events.fetch_sub(frozen.rows, Ordering::Relaxed);
+                stats.events = frozen.rows;
+            }
+        }
+        drop(state);
         tracing::info!(
             tenant,
             segments = stats.segments,
@@ -407,57 +500,26 @@ impl Index {
             }
         }
     }
+}
 
-    /// Re-reads a frozen memtable's records (`min_seq..=max_seq` of `tenant`)
-    /// from the WAL. Fails unless exactly `rows` rows come back.
-    async fn rebuild_from_wal(
-        &self,
-        tenant: &str,
-        min_seq: u64,
-        max_seq: u64,
-        rows: u64,
-    ) -> Result<Memtable, IndexError> {
-        let wal_dir = self.config.wal_dir.clone();
-        let owned_tenant = tenant.to_string();
-        let rebuilt = tokio::task::spawn_blocking(move || {
-            let mut memtable = Memtable::new();
-            strata_wal::read_dir(&wal_dir, |seq, payload| {
-                if seq < min_seq || seq > max_seq {
-                    return Ok(());
-                }
-                let batch = strata_types::batch::decode(payload)
-                    .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
-                if batch.tenant == owned_tenant {
-                    let measured = heap_bytes(&batch.events);
-                    memtable.push(seq, batch.events, measured);
-                }
-                Ok(())
-            })
-            .map(|_| memtable)
-        })
-        .await
-        .map_err(|e| IndexError::Task(e.to_string()))?
-        .map_err(|e| IndexError::Rebuild(e.to_string()))?;
-        if rebuilt.rows.len() as u64 != rows || rebuilt.max_seq != Some(max_seq) {
-            return Err(IndexError::Rebuild(format!(
-                "expected {rows} rows up to seq {max_seq}, the WAL gave {} up to {:?}",
-                rebuilt.rows.len(),
-                rebuilt.max_seq
-            )));
-        }
-        Ok(rebuilt)
+/// A copy of every row of `chunks`, for the segment writer.
+fn copy_rows(chunks: &[Arc<MemChunk>]) -> Vec<SegmentRow> {
+    let mut rows = Vec::with_capacity(chunks.iter().map(|c| c.rows.len()).sum());
+    for chunk in chunks {
+        rows.extend(chunk.rows.iter().cloned());
     }
+    rows
 }
 
 /// Splits a memtable by hour bucket and writes one segment per bucket.
-fn write_memtable(
+fn write_rows(
     tenant: &str,
-    memtable: Memtable,
+    rows: Vec<SegmentRow>,
     options: &SegmentOptions,
     files: &SegmentFiles,
 ) -> Result<Vec<SegmentRecord>, IndexError> {
     let mut parts: Vec<(i64, Vec<SegmentRow>)> = Vec::new();
-    for (bucket, rows) in split_by_hour(memtable.rows) {
+    for (bucket, rows) in split_by_hour(rows) {
         parts.extend(
             split_for_threads(rows)
                 .into_iter()

@@ -1,6 +1,6 @@
 //! A flush whose registration fails loses nothing and doubles nothing: the
-//! writer consumed the rows, so the retry rebuilds them from the WAL and
-//! registers only once every row is back. Regression test for the issue 2
+//! frozen rows stay in memory until the retry registers them,
+//! exactly once. Regression test for the issue 2
 //! review ("a retried flush can permanently lose acknowledged events").
 
 use std::collections::HashMap;
@@ -98,7 +98,7 @@ fn files_under(dir: &std::path::Path) -> usize {
 }
 
 #[tokio::test]
-async fn failed_registration_is_retried_from_the_wal_without_loss_or_duplicates() {
+async fn failed_registration_is_retried_without_loss_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let store = Arc::new(Flaky {
@@ -121,7 +121,7 @@ async fn failed_registration_is_retried_from_the_wal_without_loss_or_duplicates(
     assert!(index.flush_due(true).await.is_err());
     assert!(
         index.flush_due(true).await.is_err(),
-        "the retry rebuilds and fails again"
+        "the retry fails again"
     );
     assert_eq!(
         files_under(&root.join("segments")),
@@ -141,7 +141,7 @@ async fn failed_registration_is_retried_from_the_wal_without_loss_or_duplicates(
     let first = index.flush_due(true).await.unwrap();
     assert_eq!(
         first.events, 300,
-        "the frozen memtable, rebuilt from the WAL, goes first"
+        "the frozen memtable goes first"
     );
     let second = index.flush_due(true).await.unwrap();
     assert_eq!(second.events, 50);

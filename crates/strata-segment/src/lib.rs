@@ -16,7 +16,9 @@
 //! `strata-metastore`), and plans or runs no queries.
 //!
 //! Key items: [`write_segment`], [`read_segment`], [`read_meta`],
-//! [`SegmentOptions`], [`SegmentRow`], [`SegmentMeta`], [`SegmentError`].
+//! [`SegmentOptions`], [`SegmentRow`], [`SegmentMeta`], [`SegmentError`],
+//! and the [`SkipIndex`] every segment carries in its footer so that queries
+//! can skip segments without reading them ([`read_skip_index`]).
 //!
 //! ```
 //! use strata_segment::{read_meta, read_segment, write_segment, SegmentOptions, SegmentRow};
@@ -44,11 +46,13 @@
 
 mod overflow;
 mod reader;
+pub mod skip_index;
 mod writer;
 
 use strata_types::Event;
 
 pub use reader::{read_meta, read_segment};
+pub use skip_index::{read_skip_index, SkipIndex};
 pub use writer::write_segment;
 
 /// The segment format version this crate writes and reads, stored under
@@ -100,6 +104,10 @@ pub mod meta_keys {
     pub const OVERFLOW_ROWS: &str = "strata.overflow_rows";
     /// Human-readable sort key, informational only.
     pub const SORT_KEY: &str = "strata.sort_key";
+    /// The skip index ([`SkipIndex`](crate::SkipIndex)): base64 of its
+    /// versioned binary encoding. Absent in segments written before it
+    /// existed.
+    pub const SKIP_INDEX: &str = "strata.skip_index";
 }
 
 /// How [`write_segment`] lays a segment out.
@@ -190,4 +198,20 @@ pub enum SegmentError {
     /// The Arrow library failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+}
+
+/// Decodes one row's `_overflow` text (§4 of the format) into `(path, value)`
+/// pairs, keys ascending. For readers that work on record batches directly.
+pub fn decode_overflow(text: &str) -> Result<Vec<(String, strata_types::AttrValue)>, SegmentError> {
+    let mut out = Vec::new();
+    overflow::decode(text, &mut out)?;
+    Ok(out)
+}
+
+/// The rows of one record batch read from a segment (all columns), as
+/// [`read_segment`] would return them.
+pub fn batch_rows(batch: &arrow_array::RecordBatch) -> Result<Vec<SegmentRow>, SegmentError> {
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    reader::read_batch(batch, &mut rows)?;
+    Ok(rows)
 }

@@ -35,11 +35,23 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route(
+            "/api/v2/logs/events/search",
+            post(crate::query_api::search_post),
+        )
+        .route("/api/v2/logs/events", get(crate::query_api::search_get))
+        .route(
+            "/api/v2/logs/analytics/aggregate",
+            post(crate::query_api::aggregate),
+        )
+        .route("/api/v1/sql", post(crate::query_api::sql))
         .fallback(not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // Added after the timeout layer: a tail stream lives as long as its reader.
+        .route("/api/v2/logs/tail", get(crate::query_api::tail))
         .layer(axum::middleware::map_response(datadog_error_shape))
         .with_state(state)
 }

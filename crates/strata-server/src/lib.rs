@@ -1,7 +1,8 @@
 //! `strata-server` is the `strata serve` process: it opens the data
 //! directory (lock, metastore, WAL recovery, segment orphan cleanup),
-//! bootstraps the `default` tenant, and serves the Datadog logs intake,
-//! health and metrics over HTTP until SIGTERM/SIGINT, then drains in-flight
+//! bootstraps the `default` tenant, and serves the Datadog logs intake, the
+//! read API (search, analytics, SQL, live tail; `query_api`), health and
+//! metrics over HTTP until SIGTERM/SIGINT, then drains in-flight
 //! requests, flushes every memtable and exits.
 //!
 //! It is not a library of protocol logic: decoding lives in `strata-ingest`,
@@ -19,7 +20,9 @@ mod error;
 mod intake;
 mod listener;
 mod metrics;
+mod query_api;
 mod state;
+mod tail;
 
 pub use bootstrap::{BootstrapKeys, BOOTSTRAP_FILE};
 pub use metrics::Metrics;

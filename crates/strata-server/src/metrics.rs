@@ -11,6 +11,9 @@ pub struct Metrics {
     registry: Registry,
     /// `strata_http_requests_total{route,status}`
     pub requests: IntCounterVec,
+    /// `strata_queries_total{kind,status}`: answered queries (search,
+    /// aggregate, sql) by completeness (`done`, `timeout`).
+    pub queries: IntCounterVec,
     /// `strata_http_request_duration_seconds{route}`
     pub request_seconds: HistogramVec,
     /// `strata_ingest_events_total{source}`
@@ -33,6 +36,8 @@ pub struct Metrics {
     pub memtable_events: IntGauge,
     /// `strata_inflight_request_bytes`
     pub inflight_bytes: IntGauge,
+    /// `strata_tail_subscribers`: open live-tail streams.
+    pub tail_subscribers: IntGauge,
     /// `strata_flush_seconds`
     pub flush_seconds: Histogram,
     /// `strata_flush_failures_total`
@@ -94,6 +99,12 @@ impl Metrics {
                 "HTTP requests by route and status",
                 &["route", "status"],
             ),
+            queries: counter_vec(
+                &registry,
+                "strata_queries_total",
+                "Answered queries by kind and completeness",
+                &["kind", "status"],
+            ),
             request_seconds: register(&registry, request_seconds),
             events_in: counter_vec(
                 &registry,
@@ -151,6 +162,11 @@ impl Metrics {
                 &registry,
                 "strata_inflight_request_bytes",
                 "Bytes of requests being processed",
+            ),
+            tail_subscribers: gauge(
+                &registry,
+                "strata_tail_subscribers",
+                "Open live-tail streams",
             ),
             flush_seconds: histogram(
                 &registry,

@@ -142,6 +142,7 @@ pub(crate) struct TenantQuota {
 pub(crate) struct Core {
     pub(crate) wal: Wal<Committed>,
     pub(crate) index: Arc<Index>,
+    pub(crate) engine: Arc<strata_query::Engine>,
 }
 
 /// Shared by every handler.
@@ -157,6 +158,8 @@ pub(crate) struct AppState {
     pub(crate) flush_wanted: Notify,
     /// Concurrent request decodes (one per core).
     pub(crate) decode_permits: tokio::sync::Semaphore,
+    /// Live-tail fan-out.
+    pub(crate) tail: crate::tail::TailHub,
 }
 
 impl AppState {
@@ -177,6 +180,9 @@ impl AppState {
         self.metrics
             .inflight_bytes
             .set(self.inflight_bytes.load(Ordering::Relaxed) as i64);
+        self.metrics
+            .tail_subscribers
+            .set(self.tail.subscribers() as i64);
     }
 
     /// Reloads keys and quotas from the metastore (revocations and quota
@@ -237,6 +243,10 @@ impl Server {
             decode_permits: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            tail: crate::tail::TailHub::new(
+                config.query.tail_buffer_records as usize,
+                config.query.max_tail_subscribers as usize,
+            ),
         });
         state.refresh().await?;
         let tcp = tokio::net::TcpListener::bind(config.listen_addr()?).await?;
@@ -247,9 +257,11 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let request_timeout = Duration::from_secs_f64(config.limits.request_timeout_secs);
         let header_timeout = Duration::from_secs_f64(config.limits.header_timeout_secs);
+        let tail = state.tail.clone();
         let http = tokio::spawn(async move {
             let graceful = async move {
                 shutdown.await;
+                tail.close();
                 tracing::info!("shutdown requested: draining in-flight requests");
             };
             crate::listener::serve(listener, app, header_timeout, request_timeout, graceful).await;
@@ -339,12 +351,13 @@ fn recover(
                 row_group_rows: config.segment.row_group_rows as usize,
                 zstd_level: config.segment.zstd_level,
             },
-            wal_dir: wal_dir.to_path_buf(),
         },
         Arc::clone(&metastore) as Arc<dyn Metastore>,
         files,
     ));
+    index.load_catalog(segments);
     let commit_index = Arc::clone(&index);
+    let tail = state.tail.clone();
     let mut options = WalOptions::new(
         WalConfig {
             dir: wal_dir.to_path_buf(),
@@ -356,8 +369,12 @@ fn recover(
             max_group_bytes: config.wal.max_group_bytes as usize,
         },
         move |seq, item: Committed| {
-            commit_index.apply_measured(seq, &item.tenant, item.events, item.heap_bytes);
+            let chunk =
+                commit_index.apply_measured(seq, &item.tenant, item.events, item.heap_bytes);
             drop(item.reservation);
+            if let Some(chunk) = chunk {
+                tail.publish(item.tenant, chunk);
+            }
         },
     );
     options.repair = repair_wal;
@@ -389,6 +406,15 @@ fn recover(
         Err(error) => return Err(error.into()),
     };
     skip_flushed_sequence_numbers(&runtime, &wal, report.last_seq, &checkpoints)?;
+    let engine = Arc::new(strata_query::Engine::new(
+        Arc::clone(&index),
+        SegmentFiles::new(segments_dir.to_path_buf()),
+        strata_query::QueryLimits {
+            max_concurrent_per_tenant: config.query.max_concurrent_per_tenant as usize,
+            timeout: Duration::from_secs_f64(config.query.timeout_secs),
+            scan_budget_rows: config.query.scan_budget_rows,
+        },
+    ));
     tracing::info!(
         records = report.records,
         replayed_events,
@@ -397,7 +423,7 @@ fn recover(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovery done"
     );
-    Ok(Core { wal, index })
+    Ok(Core { wal, index, engine })
 }
 
 /// A WAL that ends below a tenant's checkpoint (repaired with

@@ -21,7 +21,7 @@
 pub mod batch;
 mod event;
 
-pub use event::{AttrValue, Event, Status};
+pub use event::{format_rfc3339_nanos, nest_attributes, AttrValue, Event, Status};
 
 /// A tenant's id. Tenant ids are short ASCII names (`[a-z0-9_-]{1,64}`).
 pub type TenantId = String;

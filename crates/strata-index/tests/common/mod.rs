@@ -24,7 +24,6 @@ pub fn index_and_wal(root: &Path, metastore: Arc<dyn Metastore>) -> (Arc<Index>,
             max_age: Duration::from_secs(3600),
             pressure_bytes: 1 << 40,
             segment: SegmentOptions::default(),
-            wal_dir: root.join("wal"),
         },
         metastore,
         SegmentFiles::new(root.join("segments")),
@@ -32,7 +31,9 @@ pub fn index_and_wal(root: &Path, metastore: Arc<dyn Metastore>) -> (Arc<Index>,
     let commit = Arc::clone(&index);
     let options = WalOptions::new(
         WalConfig::test_config(&root.join("wal")),
-        move |seq, (t, e): Item| commit.apply(seq, &t, e),
+        move |seq, (t, e): Item| {
+            commit.apply(seq, &t, e);
+        },
     );
     let (wal, _) = Wal::open(options, |_, _| Ok(())).unwrap();
     (index, wal)

@@ -1,0 +1,306 @@
+//! The engine: what every query shares (the index, segment files, limits),
+//! and the scan of a tenant's data that search, aggregation and SQL build on.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use strata_index::{Index, MemChunk, SegmentFiles, Snapshot};
+use strata_metastore::SegmentRecord;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::matcher::Matcher;
+use crate::view::BatchColumns;
+use crate::{EventView, QueryError};
+
+/// Limits that keep one query (or one tenant) from taking the node down.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    /// Queries one tenant may run at once; more get [`QueryError::TooBusy`].
+    pub max_concurrent_per_tenant: usize,
+    /// Wall-clock budget of one query; when it runs out the answer is partial.
+    pub timeout: Duration,
+    /// Rows one query may examine; when it runs out the answer is partial.
+    pub scan_budget_rows: u64,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            max_concurrent_per_tenant: 8,
+            timeout: Duration::from_secs(30),
+            scan_budget_rows: 200_000_000,
+        }
+    }
+}
+
+/// Whether an answer covers all the data or stopped at a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    /// Every candidate row was examined.
+    Done,
+    /// A time or row budget ran out: the answer is partial.
+    Timeout,
+}
+
+impl Completeness {
+    /// `done` or `timeout`, as in Datadog's `meta.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Completeness::Done => "done",
+            Completeness::Timeout => "timeout",
+        }
+    }
+}
+
+/// One query's time and row budget.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    deadline: Instant,
+    rows_left: AtomicI64,
+}
+
+impl Budget {
+    pub(crate) fn new(limits: &QueryLimits) -> Budget {
+        Budget {
+            deadline: Instant::now() + limits.timeout,
+            rows_left: AtomicI64::new(i64::try_from(limits.scan_budget_rows).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// Charges `rows` examined rows; false once the budget is spent.
+    pub(crate) fn charge(&self, rows: usize) -> bool {
+        let left = self.rows_left.fetch_sub(rows as i64, Ordering::Relaxed) - rows as i64;
+        left >= 0 && Instant::now() < self.deadline
+    }
+}
+
+/// One place data is read from: a memtable chunk or a segment.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Chunk(Arc<MemChunk>),
+    Segment(Arc<SegmentRecord>),
+}
+
+impl Source {
+    pub(crate) fn min_ts(&self) -> i64 {
+        match self {
+            Source::Chunk(c) => c.min_ts_ns,
+            Source::Segment(s) => s.min_ts_ns,
+        }
+    }
+    pub(crate) fn max_ts(&self) -> i64 {
+        match self {
+            Source::Chunk(c) => c.max_ts_ns,
+            Source::Segment(s) => s.max_ts_ns,
+        }
+    }
+}
+
+/// Cached per-segment facts read from its footer.
+#[derive(Debug)]
+pub(crate) struct SegmentInfo {
+    pub(crate) skip: Option<strata_segment::SkipIndex>,
+    /// `(column name, Arrow type)` of its `@` attribute columns.
+    pub(crate) attribute_columns: Vec<(String, arrow_schema::DataType)>,
+}
+
+/// Shared by every query of a node. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    index: Arc<Index>,
+    files: SegmentFiles,
+    limits: QueryLimits,
+    running: Mutex<HashMap<String, Arc<Semaphore>>>,
+    infos: Mutex<HashMap<String, Arc<SegmentInfo>>>,
+}
+
+impl Engine {
+    /// An engine reading `index`'s memtables and the segment files under `files`.
+    pub fn new(index: Arc<Index>, files: SegmentFiles, limits: QueryLimits) -> Engine {
+        Engine {
+            index,
+            files,
+            limits,
+            running: Mutex::new(HashMap::new()),
+            infos: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &QueryLimits {
+        &self.limits
+    }
+
+    /// A slot for one query of `tenant`, or [`QueryError::TooBusy`].
+    pub(crate) fn admit(&self, tenant: &str) -> Result<OwnedSemaphorePermit, QueryError> {
+        let semaphore = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(running.entry(tenant.to_string()).or_insert_with(|| {
+                Arc::new(Semaphore::new(self.limits.max_concurrent_per_tenant.max(1)))
+            }))
+        };
+        semaphore
+            .try_acquire_owned()
+            .map_err(|_| QueryError::TooBusy(self.limits.max_concurrent_per_tenant))
+    }
+
+    /// The tenant's sources overlapping `[from_ns, to_ns]`.
+    pub(crate) fn sources(&self, tenant: &str, from_ns: i64, to_ns: i64) -> Vec<Source> {
+        let Snapshot { segments, chunks } = self.index.snapshot(tenant, from_ns, to_ns);
+        let mut sources: Vec<Source> = segments
+            .into_iter()
+            .filter(|s| s.max_ts_ns >= from_ns && s.min_ts_ns <= to_ns)
+            .map(Source::Segment)
+            .collect();
+        sources.extend(chunks.into_iter().map(Source::Chunk));
+        sources
+    }
+
+    /// Reads a segment's bytes.
+    pub(crate) fn segment_bytes(&self, record: &SegmentRecord) -> Result<Bytes, QueryError> {
+        self.files
+            .read(&record.path)
+            .map(Bytes::from)
+            .map_err(|e| QueryError::Storage(format!("reading segment {}: {e}", record.path)))
+    }
+
+    /// Footer facts of a segment, cached by segment id.
+    pub(crate) fn segment_info(
+        &self,
+        record: &SegmentRecord,
+        bytes: Option<&Bytes>,
+    ) -> Result<Arc<SegmentInfo>, QueryError> {
+        if let Some(info) = self
+            .infos
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&record.id)
+        {
+            return Ok(Arc::clone(info));
+        }
+        let owned;
+        let bytes = match bytes {
+            Some(b) => b,
+            None => {
+                owned = self.segment_bytes(record)?;
+                &owned
+            }
+        };
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(bytes)
+            .map_err(|e| QueryError::Storage(format!("segment {} footer: {e}", record.path)))?;
+        let kv = metadata
+            .file_metadata()
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default();
+        let skip = strata_segment::SkipIndex::from_key_value_metadata(&kv)
+            .map_err(|e| QueryError::Storage(format!("segment {} skip index: {e}", record.path)))?;
+        let schema = parquet::arrow::parquet_to_arrow_schema(
+            metadata.file_metadata().schema_descr(),
+            metadata.file_metadata().key_value_metadata(),
+        )
+        .map_err(|e| QueryError::Storage(format!("segment {} schema: {e}", record.path)))?;
+        let attribute_columns = schema
+            .fields()
+            .iter()
+            .filter(|f| {
+                f.name()
+                    .starts_with(strata_segment::columns::ATTRIBUTE_PREFIX)
+            })
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let info = Arc::new(SegmentInfo {
+            skip,
+            attribute_columns,
+        });
+        let mut infos = self.infos.lock().unwrap_or_else(|p| p.into_inner());
+        infos.insert(record.id.clone(), Arc::clone(&info));
+        Ok(info)
+    }
+
+    /// Whether a segment may hold a match of `matcher` (skip index).
+    pub(crate) fn may_match(
+        &self,
+        record: &SegmentRecord,
+        matcher: &Matcher,
+    ) -> Result<bool, QueryError> {
+        if matcher.matches_all() {
+            return Ok(true);
+        }
+        let info = self.segment_info(record, None)?;
+        // PRUNE-PENDING: crate::prune::may_match(matcher.query(), skip)
+        let _ = &info.skip;
+        Ok(true)
+    }
+
+    /// Every row of the tenant in `[from_ns, to_ns]` (inclusive) that matches,
+    /// handed to `visit` (in no particular order), within `budget`. Runs on
+    /// the calling thread: call it from a blocking task.
+    pub(crate) fn scan(
+        &self,
+        sources: &[Source],
+        from_ns: i64,
+        to_ns: i64,
+        matcher: &Matcher,
+        budget: &Budget,
+        visit: &mut dyn FnMut(&dyn EventView),
+    ) -> Result<Completeness, QueryError> {
+        for source in sources {
+            match source {
+                Source::Chunk(chunk) => {
+                    if !budget.charge(chunk.rows.len()) {
+                        return Ok(Completeness::Timeout);
+                    }
+                    for row in &chunk.rows {
+                        let ts = row.event.timestamp_ns;
+                        if ts >= from_ns && ts <= to_ns && matcher.matches(&row.event) {
+                            visit(&row.event);
+                        }
+                    }
+                }
+                Source::Segment(record) => {
+                    if !self.may_match(record, matcher)? {
+                        continue;
+                    }
+                    for batch in self.segment_batches(record)? {
+                        let batch = batch?;
+                        if !budget.charge(batch.num_rows()) {
+                            return Ok(Completeness::Timeout);
+                        }
+                        let columns = BatchColumns::new(&batch)?;
+                        for i in 0..columns.len() {
+                            let ts = columns.timestamp_ns(i);
+                            if ts < from_ns || ts > to_ns {
+                                continue;
+                            }
+                            let row = columns.row(i);
+                            if matcher.matches(&row) {
+                                visit(&row);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Completeness::Done)
+    }
+
+    /// The record batches of one segment, one per row group.
+    pub(crate) fn segment_batches(
+        &self,
+        record: &SegmentRecord,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, QueryError>>, QueryError> {
+        let bytes = self.segment_bytes(record)?;
+        let path = record.path.clone();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))?;
+        Ok(reader.map(move |b| b.map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))))
+    }
+}

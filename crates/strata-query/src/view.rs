@@ -1,0 +1,250 @@
+//! [`EventView`] over the rows of a segment's record batch, so the matcher
+//! reads Arrow arrays in place instead of materialising every event.
+
+use std::cell::OnceCell;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, Int8Type, TimestampNanosecondType};
+use arrow_array::{
+    Array, BooleanArray, Float64Array, Int64Array, ListArray, PrimitiveArray, RecordBatch,
+    StringArray,
+};
+use arrow_schema::DataType;
+use strata_segment::columns;
+use strata_types::{AttrValue, Status};
+
+use crate::{AttrRef, EventView, QueryError};
+
+/// The status column as written (`Dictionary(Int8, Utf8)`) or plain `Utf8`.
+enum StatusColumn<'a> {
+    Dict(arrow_array::TypedDictionaryArray<'a, Int8Type, StringArray>),
+    Plain(&'a StringArray),
+}
+
+enum AttrColumn<'a> {
+    Str(&'a StringArray),
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Bool(&'a BooleanArray),
+}
+
+impl AttrColumn<'_> {
+    fn get(&self, i: usize) -> Option<AttrRef<'_>> {
+        match self {
+            AttrColumn::Str(a) => a.is_valid(i).then(|| AttrRef::Str(a.value(i))),
+            AttrColumn::Int(a) => a.is_valid(i).then(|| AttrRef::Int(a.value(i))),
+            AttrColumn::Float(a) => a.is_valid(i).then(|| AttrRef::Float(a.value(i))),
+            AttrColumn::Bool(a) => a.is_valid(i).then(|| AttrRef::Bool(a.value(i))),
+        }
+    }
+}
+
+/// The arrays of one segment batch, resolved once.
+pub(crate) struct BatchColumns<'a> {
+    ids: &'a StringArray,
+    timestamps: &'a PrimitiveArray<TimestampNanosecondType>,
+    status: StatusColumn<'a>,
+    services: &'a StringArray,
+    hosts: &'a StringArray,
+    sources: &'a StringArray,
+    trace_ids: &'a StringArray,
+    messages: &'a StringArray,
+    tags: &'a ListArray,
+    tag_values: &'a StringArray,
+    attrs: Vec<(&'a str, AttrColumn<'a>)>,
+    overflow: &'a StringArray,
+}
+
+fn bad(what: String) -> QueryError {
+    QueryError::Storage(format!("segment batch: {what}"))
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, QueryError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| bad(format!("column {name} missing or not Utf8")))
+}
+
+impl<'a> BatchColumns<'a> {
+    /// Resolves the columns of a batch with the segment schema.
+    pub(crate) fn new(batch: &'a RecordBatch) -> Result<BatchColumns<'a>, QueryError> {
+        let timestamps = batch
+            .column_by_name(columns::TIMESTAMP)
+            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+            .ok_or_else(|| bad("timestamp column".into()))?;
+        let status_array = batch
+            .column_by_name(columns::STATUS)
+            .ok_or_else(|| bad("status column".into()))?;
+        let status = match status_array.data_type() {
+            DataType::Utf8 => StatusColumn::Plain(strings(batch, columns::STATUS)?),
+            _ => StatusColumn::Dict(
+                status_array
+                    .as_dictionary_opt::<Int8Type>()
+                    .and_then(|d| d.downcast_dict::<StringArray>())
+                    .ok_or_else(|| bad("status column type".into()))?,
+            ),
+        };
+        let tags = batch
+            .column_by_name(columns::TAGS)
+            .and_then(|c| c.as_list_opt::<i32>())
+            .ok_or_else(|| bad("tags column".into()))?;
+        let tag_values = tags
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(|| bad("tags items".into()))?;
+        let mut attrs = Vec::new();
+        for (field, array) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+            let Some(path) = field.name().strip_prefix(columns::ATTRIBUTE_PREFIX) else {
+                continue;
+            };
+            let typed = match array.data_type() {
+                DataType::Utf8 => array.as_string_opt::<i32>().map(AttrColumn::Str),
+                DataType::Int64 => array.as_primitive_opt::<Int64Type>().map(AttrColumn::Int),
+                DataType::Float64 => array
+                    .as_primitive_opt::<Float64Type>()
+                    .map(AttrColumn::Float),
+                DataType::Boolean => array.as_boolean_opt().map(AttrColumn::Bool),
+                _ => None,
+            }
+            .ok_or_else(|| bad(format!("attribute column {} type", field.name())))?;
+            attrs.push((path, typed));
+        }
+        Ok(BatchColumns {
+            ids: strings(batch, columns::ID)?,
+            timestamps,
+            status,
+            services: strings(batch, columns::SERVICE)?,
+            hosts: strings(batch, columns::HOST)?,
+            sources: strings(batch, columns::SOURCE)?,
+            trace_ids: strings(batch, columns::TRACE_ID)?,
+            messages: strings(batch, columns::MESSAGE)?,
+            tags,
+            tag_values,
+            attrs,
+            overflow: strings(batch, columns::OVERFLOW)?,
+        })
+    }
+
+    /// Rows in the batch.
+    pub(crate) fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// Row `row` as an [`EventView`].
+    pub(crate) fn row(&self, row: usize) -> RowView<'_, 'a> {
+        RowView {
+            columns: self,
+            row,
+            overflow: OnceCell::new(),
+        }
+    }
+
+    /// Event time of row `row`.
+    pub(crate) fn timestamp_ns(&self, row: usize) -> i64 {
+        self.timestamps.value(row)
+    }
+
+    /// Event id of row `row`.
+    pub(crate) fn id(&self, row: usize) -> &str {
+        self.ids.value(row)
+    }
+}
+
+/// One row of a [`BatchColumns`].
+pub(crate) struct RowView<'c, 'a> {
+    columns: &'c BatchColumns<'a>,
+    row: usize,
+    /// `_overflow`, decoded on first use.
+    overflow: OnceCell<Vec<(String, AttrValue)>>,
+}
+
+impl RowView<'_, '_> {
+    fn opt<'s>(&'s self, array: &'s StringArray) -> Option<&'s str> {
+        array.is_valid(self.row).then(|| array.value(self.row))
+    }
+
+    fn overflow(&self) -> &[(String, AttrValue)] {
+        self.overflow.get_or_init(|| {
+            let text = self.columns.overflow;
+            if !text.is_valid(self.row) {
+                return Vec::new();
+            }
+            // A corrupt cell reads as "no overflow attributes": the reader
+            // that exports or returns the row reports the corruption.
+            strata_segment::decode_overflow(text.value(self.row)).unwrap_or_default()
+        })
+    }
+}
+
+impl EventView for RowView<'_, '_> {
+    fn timestamp_ns(&self) -> i64 {
+        self.columns.timestamps.value(self.row)
+    }
+    fn status(&self) -> Status {
+        let name = match &self.columns.status {
+            StatusColumn::Dict(d) => {
+                use arrow_array::ArrayAccessor;
+                d.value(self.row)
+            }
+            StatusColumn::Plain(s) => s.value(self.row),
+        };
+        Status::from_name(name).unwrap_or(Status::Info)
+    }
+    fn service(&self) -> Option<&str> {
+        self.opt(self.columns.services)
+    }
+    fn host(&self) -> Option<&str> {
+        self.opt(self.columns.hosts)
+    }
+    fn source(&self) -> Option<&str> {
+        self.opt(self.columns.sources)
+    }
+    fn trace_id(&self) -> Option<&str> {
+        self.opt(self.columns.trace_ids)
+    }
+    fn message(&self) -> &str {
+        self.columns.messages.value(self.row)
+    }
+    fn any_tag(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        let offsets = self.columns.tags.value_offsets();
+        let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
+        (start..end).any(|i| f(self.columns.tag_values.value(i)))
+    }
+    fn any_attribute(&self, f: &mut dyn FnMut(&str, AttrRef<'_>) -> bool) -> bool {
+        for (path, column) in &self.columns.attrs {
+            if let Some(value) = column.get(self.row) {
+                if f(path, value) {
+                    return true;
+                }
+            }
+        }
+        if !self.columns.overflow.is_valid(self.row) {
+            return false;
+        }
+        self.overflow().iter().any(|(k, v)| f(k, AttrRef::from(v)))
+    }
+    fn any_attribute_at(&self, path: &str, f: &mut dyn FnMut(&str, AttrRef<'_>) -> bool) -> bool {
+        let related = |key: &str| {
+            key == path
+                || (path.len() > key.len()
+                    && path.starts_with(key)
+                    && path.as_bytes()[key.len()] == b'.')
+        };
+        for (key, column) in &self.columns.attrs {
+            if related(key) {
+                if let Some(value) = column.get(self.row) {
+                    if f(key, value) {
+                        return true;
+                    }
+                }
+            }
+        }
+        if !self.columns.overflow.is_valid(self.row) {
+            return false;
+        }
+        self.overflow()
+            .iter()
+            .any(|(k, v)| related(k) && f(k, AttrRef::from(v)))
+    }
+}

@@ -1,0 +1,449 @@
+//! The token hash, the message tokenizer and the split-block Bloom filter of
+//! the skip index (`docs/segment-format.md` §10).
+//!
+//! Everything here is on disk: the hash, the block layout and the bit
+//! selection must never change for skip index version 1.
+
+/// Multiplier of the word mix: 2^64 divided by the golden ratio, odd.
+const MIX_K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Salts of the bit selection, one per 32-bit word of a block (the same as
+/// Parquet's split-block Bloom filter).
+const SALT: [u32; 8] = [
+    0x47b6_137b,
+    0x4497_4d91,
+    0x8824_ad5b,
+    0xa2b7_289d,
+    0x7054_95c7,
+    0x2df1_424b,
+    0x9efc_4947,
+    0x5c6b_fb31,
+];
+
+/// A filter block: 256 bits as eight 32-bit words.
+pub(crate) type Block = [u32; 8];
+
+/// Largest filter the writer builds: 960 KiB (30,720 blocks of 32 bytes).
+/// 30,720 = 2^11 * 3 * 5 has 48 divisors, so a filter can shrink in steps
+/// of at most 1.5x (2x only from the very top) rather than only by halves.
+pub(crate) const MAX_WRITE_BLOCKS: usize = 30_720;
+
+/// Largest filter a reader accepts (32 MiB), so that a corrupt count cannot
+/// make it allocate without bound.
+pub(crate) const MAX_READ_BLOCKS: usize = 1 << 20;
+
+/// False positive rate the writer sizes filters for.
+const TARGET_FPP: f64 = 0.01;
+
+/// Bits per value the writer starts from before shrinking (§10.3).
+const START_BITS_PER_VALUE: usize = 16;
+
+fn mix(h: u64, word: u64) -> u64 {
+    (h.rotate_left(23) ^ word).wrapping_mul(MIX_K)
+}
+
+/// MurmurHash3's 64-bit finalizer.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
+/// The streaming form of [`hash_bytes`]: bytes are pushed one at a time, so
+/// a token can be hashed while it is lower-cased, without copying it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokenHasher {
+    state: u64,
+    word: u64,
+    shift: u32,
+    len: u64,
+}
+
+impl TokenHasher {
+    #[inline]
+    pub(crate) fn push(&mut self, byte: u8) {
+        self.word |= u64::from(byte) << self.shift;
+        self.len += 1;
+        if self.shift == 56 {
+            self.state = mix(self.state, self.word);
+            self.word = 0;
+            self.shift = 0;
+        } else {
+            self.shift += 8;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub(crate) fn finish(&self) -> u64 {
+        fmix64(mix(self.state, self.word) ^ self.len)
+    }
+}
+
+/// The skip index hash of `bytes` (§10.2): the bytes as little-endian 64-bit
+/// words (the last one zero-padded, always present, empty for a multiple of
+/// 8 bytes), folded with `h = rotl(h, 23) ^ word; h *= K` from `h = 0`, then
+/// `fmix64(h ^ len)`.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut hasher = TokenHasher::default();
+    for &b in bytes {
+        hasher.push(b);
+    }
+    hasher.finish()
+}
+
+/// Whether `c` is a word character of the search semantics.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The tokens of already lower-cased text: its maximal runs of word
+/// characters ([`is_word_char`]), in order, repeats included.
+pub fn tokens(lowercased: &str) -> impl Iterator<Item = &str> {
+    lowercased
+        .split(|c: char| !is_word_char(c))
+        .filter(|t| !t.is_empty())
+}
+
+/// For every byte: its ASCII lower-case form if it is an ASCII word
+/// character, else 0 (which is never a word character).
+static ASCII_WORD_LOWER: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let byte = b as u8;
+        if byte.is_ascii_alphanumeric() || byte == b'_' {
+            table[b] = byte.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Calls `f` with the hash of every token of `message` lower-cased with
+/// `str::to_lowercase` (repeats included). ASCII messages are lower-cased
+/// and hashed in one pass without allocating; others are lower-cased into a
+/// new string first (`str::to_lowercase` is context-sensitive for `Σ`, so it
+/// must see the whole message).
+pub(crate) fn for_each_token_hash(message: &str, mut f: impl FnMut(u64)) {
+    if !message.is_ascii() {
+        let lower = message.to_lowercase();
+        for token in tokens(&lower) {
+            f(hash_bytes(token.as_bytes()));
+        }
+        return;
+    }
+    let mut hasher = TokenHasher::default();
+    for &b in message.as_bytes() {
+        let lower = ASCII_WORD_LOWER[usize::from(b)];
+        if lower != 0 {
+            hasher.push(lower);
+        } else if !hasher.is_empty() {
+            f(hasher.finish());
+            hasher = TokenHasher::default();
+        }
+    }
+    if !hasher.is_empty() {
+        f(hasher.finish());
+    }
+}
+
+/// A split-block Bloom filter over 64-bit hashes (§10.3): Parquet's SBBF
+/// layout (block `((hash >> 32) * n) >> 32`, one bit per 32-bit word chosen
+/// with Parquet's salts) over this module's hash. `0` blocks means "no
+/// filter": everything may be contained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bloom {
+    blocks: Vec<Block>,
+}
+
+#[inline]
+fn block_masks(hash: u64) -> Block {
+    let x = hash as u32;
+    let mut masks = [0u32; 8];
+    for (mask, salt) in masks.iter_mut().zip(SALT) {
+        *mask = 1u32 << (x.wrapping_mul(salt) >> 27);
+    }
+    masks
+}
+
+impl Bloom {
+    /// A filter of `blocks` blocks (at most [`MAX_READ_BLOCKS`], 0 for "no
+    /// filter").
+    pub(crate) fn from_blocks(blocks: Vec<Block>) -> Bloom {
+        debug_assert!(blocks.len() <= MAX_READ_BLOCKS);
+        Bloom { blocks }
+    }
+
+    /// An empty filter sized for at most `values` distinct values, before
+    /// [`Bloom::shrink`]: 16 bits per value, rounded up to a divisor of
+    /// [`MAX_WRITE_BLOCKS`] blocks (so that every smaller divisor is a size
+    /// it can shrink to).
+    pub(crate) fn with_capacity(values: usize) -> Bloom {
+        let wanted = values.saturating_mul(START_BITS_PER_VALUE).div_ceil(256);
+        let blocks = divisors(MAX_WRITE_BLOCKS)
+            .into_iter()
+            .find(|&d| d >= wanted)
+            .unwrap_or(MAX_WRITE_BLOCKS);
+        Bloom {
+            blocks: vec![[0; 8]; blocks],
+        }
+    }
+
+    pub(crate) fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// `floor((hash >> 32) * n / 2^32)`: the high half of the hash scaled
+    /// to `0..n` without a division (Lemire's range reduction, as Parquet).
+    fn block_index(&self, hash: u64) -> usize {
+        // n <= MAX_READ_BLOCKS = 2^20, so the product fits in 52 bits.
+        (((hash >> 32) * self.blocks.len() as u64) >> 32) as usize
+    }
+
+    #[inline]
+    pub(crate) fn insert(&mut self, hash: u64) {
+        if self.blocks.is_empty() {
+            return;
+        }
+        let i = self.block_index(hash);
+        let masks = block_masks(hash);
+        if let Some(block) = self.blocks.get_mut(i) {
+            for (word, mask) in block.iter_mut().zip(masks) {
+                *word |= mask;
+            }
+        }
+    }
+
+    pub(crate) fn may_contain(&self, hash: u64) -> bool {
+        if self.blocks.is_empty() {
+            return true;
+        }
+        let masks = block_masks(hash);
+        let Some(block) = self.blocks.get(self.block_index(hash)) else {
+            return true;
+        };
+        block.iter().zip(masks).all(|(word, mask)| word & mask != 0)
+    }
+
+    /// The probability that a hash never inserted is reported as contained:
+    /// the mean over blocks of the product of the eight words' fill ratios.
+    pub(crate) fn estimated_fpp(&self) -> f64 {
+        fpp_of(self.blocks.iter().copied())
+    }
+
+    /// Shrinks the filter to the fewest blocks `m` (a divisor of its block
+    /// count `n`) whose estimated false positive rate stays at or below 1%.
+    /// Shrinking ORs each run of `n/m` adjacent blocks into one: with
+    /// `k = n/m`, a hash in old block `j = floor(x*n/2^32)` belongs in new
+    /// block `floor(x*m/2^32) = floor(j/k)`, so nothing inserted is lost.
+    /// The rate is close to monotonic in `m`, so a binary search over the
+    /// divisors finds the size in a few passes; only sizes whose rate was
+    /// computed are chosen.
+    pub(crate) fn shrink(&mut self) {
+        let n = self.blocks.len();
+        let sizes = divisors(n);
+        let (mut lo, mut hi) = (0, sizes.len().saturating_sub(1));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let m = sizes.get(mid).copied().unwrap_or(n);
+            if fpp_of(self.folded(m)) <= TARGET_FPP {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let m = sizes.get(hi).copied().unwrap_or(n);
+        if m < n {
+            self.blocks = self.folded(m).collect();
+        }
+    }
+
+    /// The blocks of this filter folded to `m` blocks, `m` dividing the
+    /// block count.
+    fn folded(&self, m: usize) -> impl ExactSizeIterator<Item = Block> + '_ {
+        let k = self.blocks.len() / m.max(1);
+        self.blocks
+            .chunks_exact(k.max(1))
+            .map(|run| run.iter().fold([0u32; 8], |acc, b| or_blocks(&acc, b)))
+    }
+}
+
+/// The divisors of `n`, ascending.
+fn divisors(n: usize) -> Vec<usize> {
+    let mut low = Vec::new();
+    let mut high = Vec::new();
+    let mut d = 1;
+    while d * d <= n {
+        if n % d == 0 {
+            low.push(d);
+            if d * d != n {
+                high.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    low.extend(high.into_iter().rev());
+    low
+}
+
+fn or_blocks(a: &Block, b: &Block) -> Block {
+    let mut out = *a;
+    for (o, w) in out.iter_mut().zip(b) {
+        *o |= w;
+    }
+    out
+}
+
+fn fpp_of(blocks: impl ExactSizeIterator<Item = Block>) -> f64 {
+    let n = blocks.len();
+    if n == 0 {
+        return 1.0;
+    }
+    let mut sum = 0.0;
+    for block in blocks {
+        let mut p = 1.0;
+        for word in block {
+            p *= f64::from(word.count_ones()) / 32.0;
+        }
+        sum += p;
+    }
+    sum / n as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chunked_reference(bytes: &[u8]) -> u64 {
+        // An independent, chunked implementation of §10.2.
+        let mut h = 0u64;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(MIX_K);
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(last)).wrapping_mul(MIX_K);
+        fmix64(h ^ bytes.len() as u64)
+    }
+
+    #[test]
+    fn hash_is_pinned() {
+        // These values are on disk: changing them breaks every segment.
+        assert_eq!(hash_bytes(b""), 0);
+        assert_eq!(hash_bytes(b"error"), 0xb0a0_20eb_25f6_029f);
+        assert_eq!(hash_bytes(b"connection_refused"), 0x592d_e74b_8252_6c26);
+        assert_ne!(hash_bytes(b"a"), hash_bytes(b"a\0"));
+    }
+
+    #[test]
+    fn bit_layout_is_pinned() {
+        // hash("error") = 0xb0a020eb25f6029f: block (0xb0a020eb * 4) >> 32 = 2,
+        // bits ((0x25f6029f * SALT[i]) mod 2^32) >> 27 of word i
+        // (computed independently from the spec in docs/segment-format.md).
+        let mut bloom = Bloom::from_blocks(vec![[0; 8]; 4]);
+        bloom.insert(hash_bytes(b"error"));
+        let bits = [14, 8, 18, 6, 3, 30, 12, 22];
+        let mut want = [0u32; 8];
+        for (w, b) in want.iter_mut().zip(bits) {
+            *w = 1 << b;
+        }
+        assert_eq!(bloom.blocks(), [[0; 8], [0; 8], want, [0; 8]]);
+    }
+
+    #[test]
+    fn tokenizer_lowercases_and_splits() {
+        let mut got = Vec::new();
+        for_each_token_hash("GET /api/v1/Users?id=42 took 3ms", |h| got.push(h));
+        let want: Vec<u64> = ["get", "api", "v1", "users", "id", "42", "took", "3ms"]
+            .iter()
+            .map(|t| hash_bytes(t.as_bytes()))
+            .collect();
+        assert_eq!(got, want);
+
+        let mut got = Vec::new();
+        for_each_token_hash("Ünïcode ΟΔΟΣ snake_Case--x", |h| got.push(h));
+        let want: Vec<u64> = ["ünïcode", "οδος", "snake_case", "x"]
+            .iter()
+            .map(|t| hash_bytes(t.as_bytes()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn empty_filter_contains_nothing_and_no_filter_everything() {
+        let bloom = Bloom::with_capacity(10);
+        assert!(!bloom.may_contain(hash_bytes(b"x")));
+        assert!(Bloom::from_blocks(Vec::new()).may_contain(1));
+    }
+
+    #[test]
+    fn shrinks_to_about_one_percent() {
+        assert_eq!(divisors(MAX_WRITE_BLOCKS).len(), 48);
+        assert_eq!(divisors(12), [1, 2, 3, 4, 6, 12]);
+        assert_eq!(Bloom::with_capacity(0).blocks().len(), 1);
+        assert_eq!(Bloom::with_capacity(100).blocks().len(), 8);
+        let mut bloom = Bloom::with_capacity(1 << 20);
+        assert_eq!(bloom.blocks().len(), MAX_WRITE_BLOCKS);
+        for i in 0..10_000u64 {
+            bloom.insert(hash_bytes(&i.to_le_bytes()));
+        }
+        bloom.shrink();
+        let fpp = bloom.estimated_fpp();
+        assert!(fpp <= TARGET_FPP, "{fpp}");
+        // 10,000 values at <= 1% need about 100 kbit (a split-block filter
+        // needs a little more than a classic one); the divisor steps add at
+        // most a third.
+        let bits = bloom.blocks().len() * 256;
+        assert!((96_000..=160_000).contains(&bits), "{bits}");
+        let false_positives = (1_000_000..1_100_000u64)
+            .filter(|i| bloom.may_contain(hash_bytes(&i.to_le_bytes())))
+            .count();
+        assert!(false_positives < 1_500, "{false_positives} of 100,000");
+        for i in 0..10_000u64 {
+            assert!(bloom.may_contain(hash_bytes(&i.to_le_bytes())));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn streaming_hash_matches_chunked(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(hash_bytes(&bytes), chunked_reference(&bytes));
+        }
+
+        #[test]
+        fn ascii_fast_path_matches_general_path(message in "[ -~]{0,60}") {
+            let mut fast = Vec::new();
+            for_each_token_hash(&message, |h| fast.push(h));
+            let lower = message.to_lowercase();
+            let slow: Vec<u64> = tokens(&lower).map(|t| hash_bytes(t.as_bytes())).collect();
+            prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn no_false_negatives(
+            values in proptest::collection::vec(any::<u64>(), 0..2_000),
+            capacity in 0usize..100_000,
+        ) {
+            let mut bloom = Bloom::with_capacity(capacity);
+            for &v in &values {
+                bloom.insert(v);
+            }
+            bloom.shrink();
+            for &v in &values {
+                prop_assert!(bloom.may_contain(v));
+            }
+        }
+    }
+}
