@@ -2413,7 +2413,7 @@ fn ip_string(ip: u32) -> String {
     )
 }
 
-fn gen_event<R: Rng + ?Sized>(rng: &mut R, now_ms: i64) -> LogEvent {
+fn gen_event<R: Rng + ?Sized>(rng: &mut R, now_ms: i64, jitter_ms: i64) -> LogEvent {
     let v = vocab();
     let svc = &v.services[zipf_ish(rng, v.services.len())];
     let host = &v.hosts[svc.host_start + zipf_ish(rng, svc.host_len)];
@@ -2425,7 +2425,7 @@ fn gen_event<R: Rng + ?Sized>(rng: &mut R, now_ms: i64) -> LogEvent {
         .partition_point(|c| c.0 <= x)
         .min(cands.len().saturating_sub(1));
     let tmpl = &v.templates[cands.get(ti).map_or(0, |c| c.1 as usize)];
-    let ts_ms = now_ms - rng.gen_range(0..2000);
+    let ts_ms = now_ms - rng.gen_range(0..jitter_ms.max(1));
 
     let mut ctx = Ctx {
         rng: &mut *rng,
@@ -2526,6 +2526,10 @@ fn gen_event<R: Rng + ?Sized>(rng: &mut R, now_ms: i64) -> LogEvent {
     }
 }
 
+/// The timestamp jitter of [`generate_batch`] and [`generate_batch_json`]:
+/// an event is up to this many milliseconds older than `now_ms`.
+pub const DEFAULT_JITTER_MS: i64 = 2000;
+
 /// Generates `batch_size` realistic log events as JSON values.
 ///
 /// Deterministic: the same RNG state and `now_ms` always yield the same
@@ -2536,7 +2540,9 @@ pub fn generate_batch<R: Rng + ?Sized>(
     now_ms: i64,
 ) -> Vec<serde_json::Value> {
     (0..batch_size)
-        .map(|_| serde_json::to_value(gen_event(rng, now_ms)).unwrap_or_default())
+        .map(|_| {
+            serde_json::to_value(gen_event(rng, now_ms, DEFAULT_JITTER_MS)).unwrap_or_default()
+        })
         .collect()
 }
 
@@ -2546,13 +2552,25 @@ pub fn generate_batch<R: Rng + ?Sized>(
 /// Consumes the RNG exactly like [`generate_batch`], so the two agree event
 /// for event. Deterministic: same RNG state and `now_ms`, same bytes.
 pub fn generate_batch_json<R: Rng + ?Sized>(rng: &mut R, batch_size: usize, now_ms: i64) -> String {
+    generate_batch_json_spread(rng, batch_size, now_ms, DEFAULT_JITTER_MS)
+}
+
+/// Like [`generate_batch_json`], with timestamps `now_ms` minus up to
+/// `jitter_ms` (instead of 2 s); with `DEFAULT_JITTER_MS` the same bytes.
+/// `strata bench query` spreads a day of events over its batches with it.
+pub fn generate_batch_json_spread<R: Rng + ?Sized>(
+    rng: &mut R,
+    batch_size: usize,
+    now_ms: i64,
+    jitter_ms: i64,
+) -> String {
     let mut out = String::with_capacity(batch_size * 360 + 2);
     out.push('[');
     for i in 0..batch_size {
         if i > 0 {
             out.push(',');
         }
-        let event = gen_event(rng, now_ms);
+        let event = gen_event(rng, now_ms, jitter_ms);
         // Serializing plain structs of strings and integers cannot fail.
         if let Ok(s) = serde_json::to_string(&event) {
             out.push_str(&s);

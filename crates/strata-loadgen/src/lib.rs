@@ -51,7 +51,10 @@ mod hist;
 mod payload;
 mod run;
 
-pub use gen::{generate_batch, generate_batch_json, template_count, HOST_COUNT};
+pub use gen::{
+    generate_batch, generate_batch_json, generate_batch_json_spread, template_count,
+    DEFAULT_JITTER_MS, HOST_COUNT,
+};
 pub use hist::LatencyHistogram;
 pub use payload::{batch_seed, Payload, PayloadSet};
 pub use run::run;
