@@ -335,12 +335,26 @@ fn answer_text(digest: &Value) -> String {
     fields
         .iter()
         .filter(|(k, _)| *k != "service")
-        .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
+        .map(|(k, v)| format!("{k}={}", short(v)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A JSON value for the table, numbers rounded to 3 significant digits.
+fn short(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            let digits = (2 - f.abs().log10().floor() as i32).max(0) as usize;
+            format!("{f:.digits$}")
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(short).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 fn human(report: &Value, results: &[QueryResult], events: u64, runs: usize) -> String {

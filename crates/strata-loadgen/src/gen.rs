@@ -2556,7 +2556,7 @@ pub fn generate_batch_json<R: Rng + ?Sized>(rng: &mut R, batch_size: usize, now_
 }
 
 /// Like [`generate_batch_json`], with timestamps `now_ms` minus up to
-/// `jitter_ms` (instead of 2 s); with `DEFAULT_JITTER_MS` the same bytes.
+/// `jitter_ms` (instead of 2 s); with [`DEFAULT_JITTER_MS`] the same bytes.
 /// `strata bench query` spreads a day of events over its batches with it.
 pub fn generate_batch_json_spread<R: Rng + ?Sized>(
     rng: &mut R,
@@ -2585,6 +2585,23 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    #[test]
+    fn spread_batches_keep_events_and_widen_timestamps() {
+        let now = 1_700_000_000_000;
+        let json =
+            |jitter| generate_batch_json_spread(&mut StdRng::seed_from_u64(3), 2000, now, jitter);
+        let default = generate_batch_json(&mut StdRng::seed_from_u64(3), 2000, now);
+        assert_eq!(json(DEFAULT_JITTER_MS), default);
+        let events: Vec<serde_json::Value> = serde_json::from_str(&json(3_600_000)).unwrap();
+        let ts: Vec<i64> = events
+            .iter()
+            .map(|e| e["timestamp"].as_i64().unwrap())
+            .collect();
+        assert!(ts.iter().all(|t| (now - 3_600_000 + 1..=now).contains(t)));
+        let (lo, hi) = (ts.iter().min().unwrap(), ts.iter().max().unwrap());
+        assert!(hi - lo > 3_000_000, "{lo}..{hi}");
+    }
 
     #[test]
     fn civil_dates_are_right() {

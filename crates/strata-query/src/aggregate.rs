@@ -314,6 +314,9 @@ impl Engine {
             return Ok(Completeness::Done);
         }
         let budget = Budget::new(self.limits());
+        let mut needs = crate::needs::Needs::default();
+        needs.add_query(matcher.query());
+        plan.add_needs(&mut needs);
         let mut builder = rows::RowBuilder::new(plan, schema);
         let mut failure: Option<QueryError> = None;
         let mut closed = false;
@@ -335,7 +338,8 @@ impl Engine {
                 }
             };
             let sources = std::slice::from_ref(&source);
-            let scanned = self.scan(sources, from_ns, to_ns, matcher, &budget, &mut visit)?;
+            let scanned =
+                self.scan(sources, from_ns, to_ns, matcher, &needs, &budget, &mut visit)?;
             if scanned == Completeness::Timeout {
                 status = Completeness::Timeout;
                 break;

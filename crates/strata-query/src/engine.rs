@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
 use strata_index::{Index, MemChunk, SegmentFiles, Snapshot};
 use strata_metastore::SegmentRecord;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::matcher::Matcher;
+use crate::needs::Needs;
 use crate::view::BatchColumns;
 use crate::{EventView, QueryError};
 
@@ -248,6 +250,7 @@ impl Engine {
         from_ns: i64,
         to_ns: i64,
         matcher: &Matcher,
+        needs: &Needs,
         budget: &Budget,
         visit: &mut dyn FnMut(&dyn EventView),
     ) -> Result<Completeness, QueryError> {
@@ -268,7 +271,7 @@ impl Engine {
                     if !self.may_match(record, matcher)? {
                         continue;
                     }
-                    for batch in self.segment_batches(record)? {
+                    for batch in self.segment_batches(record, needs)? {
                         let batch = batch?;
                         if !budget.charge(batch.num_rows()) {
                             return Ok(Completeness::Timeout);
@@ -291,15 +294,24 @@ impl Engine {
         Ok(Completeness::Done)
     }
 
-    /// The record batches of one segment, one per row group.
+    /// The record batches of one segment, one per row group, with the
+    /// columns `needs` asks for.
     pub(crate) fn segment_batches(
         &self,
         record: &SegmentRecord,
+        needs: &Needs,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, QueryError>>, QueryError> {
         let bytes = self.segment_bytes(record)?;
         let path = record.path.clone();
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
+            .and_then(|builder| {
+                if needs.is_all() {
+                    return builder.build();
+                }
+                let roots = needs.roots(builder.schema());
+                let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+                builder.with_projection(mask).build()
+            })
             .map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))?;
         Ok(reader.map(move |b| b.map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))))
     }

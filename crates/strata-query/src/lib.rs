@@ -16,6 +16,7 @@ mod ast;
 mod engine;
 mod error;
 pub mod matcher;
+mod needs;
 pub mod parse;
 pub mod request;
 pub mod search;

@@ -314,7 +314,7 @@ impl Engine {
                 if !self.may_match(record, matcher)? {
                     return Ok(true);
                 }
-                for batch in self.segment_batches(record)? {
+                for batch in self.segment_batches(record, &crate::needs::Needs::all())? {
                     let batch = Arc::new(batch?);
                     if !budget.charge(batch.num_rows()) {
                         return Ok(false);

@@ -430,7 +430,11 @@ impl PartitionStream for LogsPartition {
                         }
                         Source::Segment(record) => {
                             let mut out = Vec::new();
-                            for batch in engine.segment_batches(record)? {
+                            let mut needs = crate::needs::Needs::default();
+                            for field in schema.fields() {
+                                needs.add_column(field.name());
+                            }
+                            for batch in engine.segment_batches(record, &needs)? {
                                 out.push(adapt_batch(&batch?, &schema)?);
                             }
                             out

@@ -40,30 +40,37 @@ impl AttrColumn<'_> {
 }
 
 /// The arrays of one segment batch, resolved once.
+///
+/// Only `timestamp` is required: a scan that decodes a projection (see
+/// `needs.rs`) leaves the other columns out, and they read as absent
+/// (no service, empty message, no tags, info status).
 pub(crate) struct BatchColumns<'a> {
-    ids: &'a StringArray,
+    ids: Option<&'a StringArray>,
     timestamps: &'a PrimitiveArray<TimestampNanosecondType>,
-    status: StatusColumn<'a>,
-    services: &'a StringArray,
-    hosts: &'a StringArray,
-    sources: &'a StringArray,
-    trace_ids: &'a StringArray,
-    messages: &'a StringArray,
-    tags: &'a ListArray,
-    tag_values: &'a StringArray,
+    status: Option<StatusColumn<'a>>,
+    services: Option<&'a StringArray>,
+    hosts: Option<&'a StringArray>,
+    sources: Option<&'a StringArray>,
+    trace_ids: Option<&'a StringArray>,
+    messages: Option<&'a StringArray>,
+    tags: Option<(&'a ListArray, &'a StringArray)>,
     attrs: Vec<(&'a str, AttrColumn<'a>)>,
-    overflow: &'a StringArray,
+    overflow: Option<&'a StringArray>,
 }
 
 fn bad(what: String) -> QueryError {
     QueryError::Storage(format!("segment batch: {what}"))
 }
 
-fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, QueryError> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| bad(format!("column {name} missing or not Utf8")))
+/// A Utf8 column if the batch has it; an error if it has it with another type.
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<Option<&'a StringArray>, QueryError> {
+    match batch.column_by_name(name) {
+        None => Ok(None),
+        Some(column) => column
+            .as_string_opt::<i32>()
+            .map(Some)
+            .ok_or_else(|| bad(format!("column {name} is not Utf8"))),
+    }
 }
 
 impl<'a> BatchColumns<'a> {
@@ -73,26 +80,35 @@ impl<'a> BatchColumns<'a> {
             .column_by_name(columns::TIMESTAMP)
             .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
             .ok_or_else(|| bad("timestamp column".into()))?;
-        let status_array = batch
-            .column_by_name(columns::STATUS)
-            .ok_or_else(|| bad("status column".into()))?;
-        let status = match status_array.data_type() {
-            DataType::Utf8 => StatusColumn::Plain(strings(batch, columns::STATUS)?),
-            _ => StatusColumn::Dict(
-                status_array
-                    .as_dictionary_opt::<Int8Type>()
-                    .and_then(|d| d.downcast_dict::<StringArray>())
-                    .ok_or_else(|| bad("status column type".into()))?,
-            ),
+        let status = match batch.column_by_name(columns::STATUS) {
+            None => None,
+            Some(array) => Some(match array.data_type() {
+                DataType::Utf8 => StatusColumn::Plain(
+                    array
+                        .as_string_opt::<i32>()
+                        .ok_or_else(|| bad("status column type".into()))?,
+                ),
+                _ => StatusColumn::Dict(
+                    array
+                        .as_dictionary_opt::<Int8Type>()
+                        .and_then(|d| d.downcast_dict::<StringArray>())
+                        .ok_or_else(|| bad("status column type".into()))?,
+                ),
+            }),
         };
-        let tags = batch
-            .column_by_name(columns::TAGS)
-            .and_then(|c| c.as_list_opt::<i32>())
-            .ok_or_else(|| bad("tags column".into()))?;
-        let tag_values = tags
-            .values()
-            .as_string_opt::<i32>()
-            .ok_or_else(|| bad("tags items".into()))?;
+        let tags = match batch.column_by_name(columns::TAGS) {
+            None => None,
+            Some(array) => {
+                let list = array
+                    .as_list_opt::<i32>()
+                    .ok_or_else(|| bad("tags column".into()))?;
+                let values = list
+                    .values()
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| bad("tags items".into()))?;
+                Some((list, values))
+            }
+        };
         let mut attrs = Vec::new();
         for (field, array) in batch.schema_ref().fields().iter().zip(batch.columns()) {
             let Some(path) = field.name().strip_prefix(columns::ATTRIBUTE_PREFIX) else {
@@ -120,7 +136,6 @@ impl<'a> BatchColumns<'a> {
             trace_ids: strings(batch, columns::TRACE_ID)?,
             messages: strings(batch, columns::MESSAGE)?,
             tags,
-            tag_values,
             attrs,
             overflow: strings(batch, columns::OVERFLOW)?,
         })
@@ -145,9 +160,9 @@ impl<'a> BatchColumns<'a> {
         self.timestamps.value(row)
     }
 
-    /// Event id of row `row`.
+    /// Event id of row `row` (empty when the id column was not decoded).
     pub(crate) fn id(&self, row: usize) -> &str {
-        self.ids.value(row)
+        self.ids.map_or("", |ids| ids.value(row))
     }
 }
 
@@ -160,16 +175,19 @@ pub(crate) struct RowView<'c, 'a> {
 }
 
 impl RowView<'_, '_> {
-    fn opt<'s>(&'s self, array: &'s StringArray) -> Option<&'s str> {
-        array.is_valid(self.row).then(|| array.value(self.row))
+    fn opt<'s>(&'s self, array: Option<&'s StringArray>) -> Option<&'s str> {
+        array.and_then(|a| a.is_valid(self.row).then(|| a.value(self.row)))
+    }
+
+    fn has_overflow(&self) -> bool {
+        self.columns.overflow.is_some_and(|o| o.is_valid(self.row))
     }
 
     fn overflow(&self) -> &[(String, AttrValue)] {
         self.overflow.get_or_init(|| {
-            let text = self.columns.overflow;
-            if !text.is_valid(self.row) {
+            let Some(text) = self.columns.overflow.filter(|o| o.is_valid(self.row)) else {
                 return Vec::new();
-            }
+            };
             // A corrupt cell reads as "no overflow attributes": the reader
             // that exports or returns the row reports the corruption.
             strata_segment::decode_overflow(text.value(self.row)).unwrap_or_default()
@@ -183,11 +201,12 @@ impl EventView for RowView<'_, '_> {
     }
     fn status(&self) -> Status {
         let name = match &self.columns.status {
-            StatusColumn::Dict(d) => {
+            Some(StatusColumn::Dict(d)) => {
                 use arrow_array::ArrayAccessor;
                 d.value(self.row)
             }
-            StatusColumn::Plain(s) => s.value(self.row),
+            Some(StatusColumn::Plain(s)) => s.value(self.row),
+            None => return Status::Info,
         };
         Status::from_name(name).unwrap_or(Status::Info)
     }
@@ -204,12 +223,15 @@ impl EventView for RowView<'_, '_> {
         self.opt(self.columns.trace_ids)
     }
     fn message(&self) -> &str {
-        self.columns.messages.value(self.row)
+        self.columns.messages.map_or("", |m| m.value(self.row))
     }
     fn any_tag(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        let offsets = self.columns.tags.value_offsets();
+        let Some((list, values)) = self.columns.tags else {
+            return false;
+        };
+        let offsets = list.value_offsets();
         let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
-        (start..end).any(|i| f(self.columns.tag_values.value(i)))
+        (start..end).any(|i| f(values.value(i)))
     }
     fn any_attribute(&self, f: &mut dyn FnMut(&str, AttrRef<'_>) -> bool) -> bool {
         for (path, column) in &self.columns.attrs {
@@ -219,7 +241,7 @@ impl EventView for RowView<'_, '_> {
                 }
             }
         }
-        if !self.columns.overflow.is_valid(self.row) {
+        if !self.has_overflow() {
             return false;
         }
         self.overflow().iter().any(|(k, v)| f(k, AttrRef::from(v)))
@@ -240,7 +262,7 @@ impl EventView for RowView<'_, '_> {
                 }
             }
         }
-        if !self.columns.overflow.is_valid(self.row) {
+        if !self.has_overflow() {
             return false;
         }
         self.overflow()

@@ -80,7 +80,8 @@ pub(super) fn now_ms() -> i64 {
 /// Generates `events` events in batches of `batch_size` with
 /// `strata-loadgen`'s generator, batch `i` from its own seed, its timestamps
 /// placed so that the batches cover the `span_ms` before `end_ms` evenly,
-/// oldest first (each batch spreads its events over 2 s). The rare token goes
+/// oldest first (batch `i` spreads its events at random over the `i`-th
+/// `span_ms / batches` of the span). The rare token goes
 /// at the start of the message of the first event of [`NEEDLES`] batches
 /// spread over the range. Uses every core; progress on stderr.
 pub(super) fn generate(
@@ -97,6 +98,11 @@ pub(super) fn generate(
         (events - before).min(batch_size as u64) as usize
     };
     let batch_now = |i: usize| end_ms - span_ms + ((i as i64 + 1) * span_ms) / count as i64;
+    let jitter_ms = (span_ms / count as i64).max(1);
+    let batch_json = |i: usize| {
+        let mut rng = StdRng::seed_from_u64(strata_loadgen::batch_seed(seed, i as u64));
+        strata_loadgen::generate_batch_json_spread(&mut rng, size(i), batch_now(i), jitter_ms)
+    };
     let token = format!(
         "needle{:016x}",
         strata_loadgen::batch_seed(seed, u64::MAX - 1)
@@ -107,8 +113,7 @@ pub(super) fn generate(
         .collect();
 
     let make = |i: usize| -> anyhow::Result<Batch> {
-        let mut rng = StdRng::seed_from_u64(strata_loadgen::batch_seed(seed, i as u64));
-        let mut json = strata_loadgen::generate_batch_json(&mut rng, size(i), batch_now(i));
+        let mut json = batch_json(i);
         if needle_batches.contains(&i) {
             const START: &str = "[{\"message\":\"";
             if !json.starts_with(START) {
@@ -180,8 +185,8 @@ pub(super) fn generate(
 
     // The host: the most frequent one of SERVICE in batch 0 (ties: the
     // smallest name), or of any service if SERVICE is not there.
-    let mut rng = StdRng::seed_from_u64(strata_loadgen::batch_seed(seed, 0));
-    let sample = strata_loadgen::generate_batch(&mut rng, size(0), batch_now(0));
+    let sample: Vec<Value> =
+        serde_json::from_str(&batch_json(0)).context("parsing a generated batch")?;
     let mut hosts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for event in &sample {
         if let Some(host) = event["hostname"].as_str() {
@@ -200,7 +205,7 @@ pub(super) fn generate(
 
     Ok(Dataset {
         batches,
-        from_ms: end_ms - span_ms - 5_000,
+        from_ms: end_ms - span_ms,
         to_ms: end_ms + 1,
         token,
         needle_events: needles,

@@ -158,7 +158,7 @@ impl ServerProcess {
     /// data_dir` and the given `--set` overrides, and waits until
     /// `/health/ready` answers 200.
     pub(super) fn start(data_dir: &Path, sets: &[String]) -> anyhow::Result<ServerProcess> {
-        let exe = std::env::current_exe().context("locating the strata executable")?;
+        let exe = exe()?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .context("finding a free port")?
@@ -285,10 +285,21 @@ impl Drop for ServerProcess {
     }
 }
 
+/// This executable. When it was replaced on disk while running (a rebuild),
+/// Linux names it `PATH (deleted)`: the new file at PATH is used then.
+fn exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the strata executable")?;
+    let text = exe.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(path) => PathBuf::from(path),
+        None => exe,
+    })
+}
+
 /// Runs `strata admin export --data-dir DIR --tenant default > path` (the
 /// server must be stopped).
 pub(super) fn export(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("locating the strata executable")?;
+    let exe = exe()?;
     let out = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let status = Command::new(exe)
         .args(["admin", "export", "--tenant", "default", "--data-dir"])

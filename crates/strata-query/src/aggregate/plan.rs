@@ -262,6 +262,18 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Adds the columns the facets and metrics are read from.
+    pub(crate) fn add_needs(&self, needs: &mut crate::needs::Needs) {
+        for name in self
+            .levels
+            .iter()
+            .map(|l| &l.name)
+            .chain(self.metrics.iter().map(|m| &m.name))
+        {
+            needs.add_facet(name);
+        }
+    }
+
     pub(crate) fn new(request: &AggregateRequest, now_ms: i64) -> Result<Plan, QueryError> {
         let from = request.filter.from_or_default();
         let to = request.filter.to_or_default();
@@ -534,7 +546,7 @@ mod tests {
     fn defaults() {
         let plan = plan("{}").unwrap();
         assert_eq!(plan.query, "*");
-        assert_eq!(plan.to_ms, NOW);
+        assert_eq!(plan.to_ms, NOW + 1, "a bare `now` end includes the current millisecond");
         assert_eq!(plan.from_ms, NOW - 15 * MINUTE);
         assert_eq!(plan.computes.len(), 1);
         assert_eq!(plan.computes[0].measure.agg, Agg::Count);

@@ -52,51 +52,26 @@ fn fmix64(mut h: u64) -> u64 {
     h
 }
 
-/// The streaming form of [`hash_bytes`]: bytes are pushed one at a time, so
-/// a token can be hashed while it is lower-cased, without copying it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TokenHasher {
-    state: u64,
-    word: u64,
-    shift: u32,
-    len: u64,
-}
-
-impl TokenHasher {
-    #[inline]
-    pub(crate) fn push(&mut self, byte: u8) {
-        self.word |= u64::from(byte) << self.shift;
-        self.len += 1;
-        if self.shift == 56 {
-            self.state = mix(self.state, self.word);
-            self.word = 0;
-            self.shift = 0;
-        } else {
-            self.shift += 8;
-        }
-    }
-
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    #[inline]
-    pub(crate) fn finish(&self) -> u64 {
-        fmix64(mix(self.state, self.word) ^ self.len)
-    }
-}
+const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// The skip index hash of `bytes` (§10.2): the bytes as little-endian 64-bit
 /// words (the last one zero-padded, always present, empty for a multiple of
 /// 8 bytes), folded with `h = rotl(h, 23) ^ word; h *= K` from `h = 0`, then
 /// `fmix64(h ^ len)`.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut hasher = TokenHasher::default();
-    for &b in bytes {
-        hasher.push(b);
+    let mut h = 0u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = mix(h, u64::from_le_bytes(word));
     }
-    hasher.finish()
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    if let Some(dst) = last.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
+    }
+    fmix64(mix(h, u64::from_le_bytes(last)) ^ bytes.len() as u64)
 }
 
 /// Whether `c` is a word character of the search semantics.
@@ -112,15 +87,14 @@ pub fn tokens(lowercased: &str) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
-/// For every byte: its ASCII lower-case form if it is an ASCII word
-/// character, else 0 (which is never a word character).
-static ASCII_WORD_LOWER: [u8; 256] = {
+/// For every byte: 1 if it is an ASCII word character, else 0.
+static ASCII_WORD: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
     while b < 128 {
         let byte = b as u8;
         if byte.is_ascii_alphanumeric() || byte == b'_' {
-            table[b] = byte.to_ascii_lowercase();
+            table[b] = 1;
         }
         b += 1;
     }
@@ -129,30 +103,99 @@ static ASCII_WORD_LOWER: [u8; 256] = {
 
 /// Calls `f` with the hash of every token of `message` lower-cased with
 /// `str::to_lowercase` (repeats included). ASCII messages are lower-cased
-/// and hashed in one pass without allocating; others are lower-cased into a
-/// new string first (`str::to_lowercase` is context-sensitive for `Σ`, so it
-/// must see the whole message).
+/// word by word while hashing, without allocating; others are lower-cased
+/// into a new string first (`str::to_lowercase` is context-sensitive for
+/// `Σ`, so it must see the whole message).
 pub(crate) fn for_each_token_hash(message: &str, mut f: impl FnMut(u64)) {
-    if !message.is_ascii() {
-        let lower = message.to_lowercase();
-        for token in tokens(&lower) {
-            f(hash_bytes(token.as_bytes()));
-        }
+    if message.is_ascii() {
+        for_each_ascii_token_hash(message.as_bytes(), &mut f);
         return;
     }
-    let mut hasher = TokenHasher::default();
-    for &b in message.as_bytes() {
-        let lower = ASCII_WORD_LOWER[usize::from(b)];
-        if lower != 0 {
-            hasher.push(lower);
-        } else if !hasher.is_empty() {
-            f(hasher.finish());
-            hasher = TokenHasher::default();
+    let lower = message.to_lowercase();
+    for token in tokens(&lower) {
+        f(hash_bytes(token.as_bytes()));
+    }
+}
+
+/// The ASCII path of [`for_each_token_hash`]. Per 64-byte chunk it builds a
+/// bit mask of the word characters (branch-free), derives the token starts
+/// and ends from it, and visits only those: a per-byte loop would mispredict
+/// a branch at every token edge.
+fn for_each_ascii_token_hash(bytes: &[u8], f: &mut impl FnMut(u64)) {
+    let mut carry = 0u64; // 1 when the previous chunk ended inside a token
+    let mut start = 0usize;
+    for (c, chunk) in bytes.chunks(64).enumerate() {
+        let base = c * 64;
+        let mut mask = 0u64;
+        for (i, &b) in chunk.iter().enumerate() {
+            mask |= u64::from(ASCII_WORD[usize::from(b)]) << i;
+        }
+        let valid = if chunk.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << chunk.len()) - 1
+        };
+        let before = (mask << 1) | carry;
+        let starts = mask & !before;
+        let ends = !mask & before & valid;
+        let mut edges = starts | ends;
+        while edges != 0 {
+            let i = edges.trailing_zeros() as usize;
+            edges &= edges - 1;
+            if starts & (1 << i) != 0 {
+                start = base + i;
+            } else if let Some(token) = bytes.get(start..base + i) {
+                f(hash_ascii_lowercased(token, bytes, start));
+            }
+        }
+        carry = (mask >> (chunk.len() - 1)) & 1;
+    }
+    if carry != 0 {
+        if let Some(token) = bytes.get(start..) {
+            f(hash_ascii_lowercased(token, bytes, start));
         }
     }
-    if !hasher.is_empty() {
-        f(hasher.finish());
+}
+
+/// [`hash_bytes`] of `token` (ASCII word characters) lower-cased, computed
+/// 8 bytes at a time. `token` starts at `start` in `message`; when 8 bytes
+/// from there are available they are loaded at once and masked.
+#[inline]
+fn hash_ascii_lowercased(token: &[u8], message: &[u8], start: usize) -> u64 {
+    let mut h = 0u64;
+    let mut chunks = token.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = mix(h, ascii_lower_word(u64::from_le_bytes(word)));
     }
+    let rest = chunks.remainder().len();
+    let last = if rest == 0 {
+        0
+    } else {
+        let at = start + token.len() - rest;
+        let mut word = [0u8; 8];
+        match message.get(at..at + 8) {
+            Some(eight) => word.copy_from_slice(eight),
+            None => {
+                if let Some(dst) = word.get_mut(..rest) {
+                    dst.copy_from_slice(chunks.remainder());
+                }
+            }
+        }
+        u64::from_le_bytes(word) & (u64::MAX >> (64 - 8 * rest))
+    };
+    fmix64(mix(h, ascii_lower_word(last)) ^ token.len() as u64)
+}
+
+/// Lower-cases the ASCII letters of 8 packed ASCII bytes (every byte below
+/// 0x80): bytes in `A..=Z` get bit 5 set.
+#[inline]
+fn ascii_lower_word(w: u64) -> u64 {
+    let at_least_a = w + ONES * u64::from(0x80 - b'A');
+    let above_z = w + ONES * u64::from(0x80 - b'Z' - 1);
+    let upper = (at_least_a ^ above_z) & (ONES * 0x80);
+    w | (upper >> 2)
 }
 
 /// A split-block Bloom filter over 64-bit hashes (§10.3): Parquet's SBBF
@@ -323,18 +366,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn chunked_reference(bytes: &[u8]) -> u64 {
-        // An independent, chunked implementation of §10.2.
-        let mut h = 0u64;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(MIX_K);
+    /// An independent, byte-at-a-time implementation of §10.2.
+    fn bytewise_reference(bytes: &[u8]) -> u64 {
+        let (mut h, mut word, mut shift) = (0u64, 0u64, 0);
+        for &b in bytes {
+            word |= u64::from(b) << shift;
+            shift += 8;
+            if shift == 64 {
+                h = (h.rotate_left(23) ^ word).wrapping_mul(MIX_K);
+                (word, shift) = (0, 0);
+            }
         }
-        let mut last = [0u8; 8];
-        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(last)).wrapping_mul(MIX_K);
+        h = (h.rotate_left(23) ^ word).wrapping_mul(MIX_K);
         fmix64(h ^ bytes.len() as u64)
     }
 
@@ -370,6 +413,15 @@ mod tests {
             .iter()
             .map(|t| hash_bytes(t.as_bytes()))
             .collect();
+        assert_eq!(got, want);
+
+        // Tokens across the 64-byte chunks of the ASCII path, and at the end.
+        let long = format!("{} {}.{}", "Ab".repeat(40), "x".repeat(63), "Z9_".repeat(50));
+        let mut got = Vec::new();
+        for_each_token_hash(&long, |h| got.push(h));
+        let lower = long.to_lowercase();
+        let want: Vec<u64> = tokens(&lower).map(|t| hash_bytes(t.as_bytes())).collect();
+        assert_eq!(want.len(), 3);
         assert_eq!(got, want);
 
         let mut got = Vec::new();
@@ -418,12 +470,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn streaming_hash_matches_chunked(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
-            prop_assert_eq!(hash_bytes(&bytes), chunked_reference(&bytes));
+        fn hash_matches_bytewise_reference(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(hash_bytes(&bytes), bytewise_reference(&bytes));
         }
 
         #[test]
-        fn ascii_fast_path_matches_general_path(message in "[ -~]{0,60}") {
+        fn ascii_fast_path_matches_general_path(
+            message in prop_oneof!["[ -~\\t\\n]{0,200}", "[a-zA-Z0-9_ .]{0,300}"],
+        ) {
             let mut fast = Vec::new();
             for_each_token_hash(&message, |h| fast.push(h));
             let lower = message.to_lowercase();
