@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::arrow::ProjectionMask;
 use strata_index::{Index, MemChunk, SegmentFiles, Snapshot};
 use strata_metastore::SegmentRecord;
+use strata_segment::SegmentRow;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::matcher::Matcher;
@@ -294,25 +295,79 @@ impl Engine {
         Ok(Completeness::Done)
     }
 
-    /// The record batches of one segment, one per row group, with the
-    /// columns `needs` asks for.
+    /// The record batches of one segment (in stored order, up to
+    /// [`SCAN_BATCH_ROWS`] rows each), with the columns `needs` asks for.
     pub(crate) fn segment_batches(
         &self,
         record: &SegmentRecord,
         needs: &Needs,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, QueryError>>, QueryError> {
+        self.segment_reader(record, needs, None)
+    }
+
+    /// The rows at `indices` (ascending positions in stored order) of a
+    /// segment, all columns, in that order.
+    pub(crate) fn segment_rows(
+        &self,
+        record: &SegmentRecord,
+        indices: &[usize],
+    ) -> Result<Vec<SegmentRow>, QueryError> {
+        let mut selectors = Vec::with_capacity(indices.len() * 2);
+        let mut at = 0;
+        for &index in indices {
+            if index < at {
+                return Err(QueryError::Internal("row indices out of order".into()));
+            }
+            if index > at {
+                selectors.push(RowSelector::skip(index - at));
+            }
+            selectors.push(RowSelector::select(1));
+            at = index + 1;
+        }
+        let mut rows = Vec::with_capacity(indices.len());
+        for batch in self.segment_reader(record, &Needs::all(), Some(selectors.into()))? {
+            let batch = batch?;
+            rows.extend(
+                strata_segment::batch_rows(&batch)
+                    .map_err(|e| QueryError::Storage(format!("segment {}: {e}", record.path)))?,
+            );
+        }
+        if rows.len() != indices.len() {
+            return Err(QueryError::Storage(format!(
+                "segment {}: asked for {} rows, read {}",
+                record.path,
+                indices.len(),
+                rows.len()
+            )));
+        }
+        Ok(rows)
+    }
+
+    fn segment_reader(
+        &self,
+        record: &SegmentRecord,
+        needs: &Needs,
+        selection: Option<RowSelection>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, QueryError>>, QueryError> {
         let bytes = self.segment_bytes(record)?;
         let path = record.path.clone();
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .and_then(|builder| {
-                if needs.is_all() {
-                    return builder.build();
+                let mut builder = builder.with_batch_size(SCAN_BATCH_ROWS);
+                if let Some(selection) = selection {
+                    builder = builder.with_row_selection(selection);
                 }
-                let roots = needs.roots(builder.schema());
-                let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-                builder.with_projection(mask).build()
+                if !needs.is_all() {
+                    let roots = needs.roots(builder.schema());
+                    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+                    builder = builder.with_projection(mask);
+                }
+                builder.build()
             })
             .map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))?;
         Ok(reader.map(move |b| b.map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))))
     }
 }
+
+/// Rows per record batch when scanning segments.
+pub(crate) const SCAN_BATCH_ROWS: usize = 8192;

@@ -88,6 +88,11 @@ impl Needs {
         }
     }
 
+    /// Adds the `id` column (search pages key rows by `(timestamp, id)`).
+    pub(crate) fn add_id(&mut self) {
+        self.add_fixed(columns::ID);
+    }
+
     fn add_fixed(&mut self, name: &'static str) {
         self.fixed.insert(name);
     }

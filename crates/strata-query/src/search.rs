@@ -12,16 +12,17 @@
 //! cursor; `now` does not move between pages).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
 use base64::Engine as _;
 use strata_index::MemChunk;
+use strata_metastore::SegmentRecord;
 use strata_segment::SegmentRow;
 
 use crate::engine::{Budget, Completeness, Engine, Source};
 use crate::matcher::Matcher;
+use crate::needs::Needs;
 use crate::view::BatchColumns;
 use crate::QueryError;
 
@@ -92,7 +93,9 @@ pub struct SearchResult {
 /// Where a candidate row lives until the page is final.
 enum RowRef {
     Chunk(Arc<MemChunk>, usize),
-    Batch(Arc<RecordBatch>, usize),
+    /// A segment and the row's position in it (stored order); the row is
+    /// read in full only if it makes the page.
+    Segment(Arc<SegmentRecord>, usize),
 }
 
 struct Candidate {
@@ -268,21 +271,44 @@ impl Engine {
                 ascending: params.ascending,
             }
         });
-        let mut events = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
-            events.push(match candidate.row {
-                RowRef::Chunk(chunk, i) => chunk.rows[i].clone(),
-                RowRef::Batch(batch, i) => strata_segment::batch_rows(&batch.slice(i, 1))
-                    .map_err(|e| QueryError::Storage(e.to_string()))?
-                    .pop()
-                    .ok_or_else(|| QueryError::Internal("empty row slice".into()))?,
-            });
-        }
+        let events = self.materialize(candidates)?;
         Ok(SearchResult {
             events,
             next,
             status,
         })
+    }
+
+    /// The page's rows, in page order: memtable rows are cloned, segment rows
+    /// read (all columns) with one selective read per segment.
+    fn materialize(&self, candidates: Vec<Candidate>) -> Result<Vec<SegmentRow>, QueryError> {
+        let mut out: Vec<Option<SegmentRow>> = Vec::with_capacity(candidates.len());
+        let mut wanted: HashMap<String, (Arc<SegmentRecord>, Vec<(usize, usize)>)> =
+            HashMap::new();
+        for (slot, candidate) in candidates.into_iter().enumerate() {
+            match candidate.row {
+                RowRef::Chunk(chunk, i) => out.push(Some(chunk.rows[i].clone())),
+                RowRef::Segment(record, row) => {
+                    out.push(None);
+                    wanted
+                        .entry(record.id.clone())
+                        .or_insert_with(|| (record, Vec::new()))
+                        .1
+                        .push((row, slot));
+                }
+            }
+        }
+        for (record, mut rows) in wanted.into_values() {
+            rows.sort_unstable();
+            let indices: Vec<usize> = rows.iter().map(|(row, _)| *row).collect();
+            let read = self.segment_rows(&record, &indices)?;
+            for ((_, slot), row) in rows.into_iter().zip(read) {
+                out[slot] = Some(row);
+            }
+        }
+        out.into_iter()
+            .map(|row| row.ok_or_else(|| QueryError::Internal("page row not read".into())))
+            .collect()
     }
 
     /// Offers a source's matching rows to the page; false when the budget ran out.
@@ -314,8 +340,12 @@ impl Engine {
                 if !self.may_match(record, matcher)? {
                     return Ok(true);
                 }
-                for batch in self.segment_batches(record, &crate::needs::Needs::all())? {
-                    let batch = Arc::new(batch?);
+                let mut needs = Needs::default();
+                needs.add_query(matcher.query());
+                needs.add_id();
+                let mut offset = 0;
+                for batch in self.segment_batches(record, &needs)? {
+                    let batch = batch?;
                     if !budget.charge(batch.num_rows()) {
                         return Ok(false);
                     }
@@ -326,9 +356,12 @@ impl Engine {
                             continue;
                         }
                         if matcher.matches(&columns.row(i)) {
-                            page.offer(ts, columns.id(i), || RowRef::Batch(Arc::clone(&batch), i));
+                            page.offer(ts, columns.id(i), || {
+                                RowRef::Segment(Arc::clone(record), offset + i)
+                            });
                         }
                     }
+                    offset += batch.num_rows();
                 }
             }
         }
