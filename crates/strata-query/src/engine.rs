@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
-use bytes::Bytes;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::ParquetMetaDataReader;
 use strata_index::{Index, MemChunk, SegmentFiles, Snapshot};
 use strata_metastore::SegmentRecord;
 use strata_segment::SegmentRow;
@@ -164,19 +164,10 @@ impl Engine {
         sources
     }
 
-    /// Reads a segment's bytes.
-    pub(crate) fn segment_bytes(&self, record: &SegmentRecord) -> Result<Bytes, QueryError> {
-        self.files
-            .read(&record.path)
-            .map(Bytes::from)
-            .map_err(|e| QueryError::Storage(format!("reading segment {}: {e}", record.path)))
-    }
-
     /// Footer facts of a segment, cached by segment id.
     pub(crate) fn segment_info(
         &self,
         record: &SegmentRecord,
-        bytes: Option<&Bytes>,
     ) -> Result<Arc<SegmentInfo>, QueryError> {
         if let Some(info) = self
             .infos
@@ -186,16 +177,9 @@ impl Engine {
         {
             return Ok(Arc::clone(info));
         }
-        let owned;
-        let bytes = match bytes {
-            Some(b) => b,
-            None => {
-                owned = self.segment_bytes(record)?;
-                &owned
-            }
-        };
-        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
-            .parse_and_finish(bytes)
+        let metadata = std::fs::File::open(self.files.absolute(&record.path))
+            .map_err(parquet::errors::ParquetError::from)
+            .and_then(|file| ParquetMetaDataReader::new().parse_and_finish(&file))
             .map_err(|e| QueryError::Storage(format!("segment {} footer: {e}", record.path)))?;
         let kv = metadata
             .file_metadata()
@@ -236,7 +220,7 @@ impl Engine {
         if matcher.matches_all() {
             return Ok(true);
         }
-        let info = self.segment_info(record, None)?;
+        let info = self.segment_info(record)?;
         // PRUNE-PENDING: crate::prune::may_match(matcher.query(), skip)
         let _ = &info.skip;
         Ok(true)
@@ -349,9 +333,11 @@ impl Engine {
         needs: &Needs,
         selection: Option<RowSelection>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, QueryError>>, QueryError> {
-        let bytes = self.segment_bytes(record)?;
+        // A local file reads only the footer and the projected column chunks.
+        let file = std::fs::File::open(self.files.absolute(&record.path))
+            .map_err(|e| QueryError::Storage(format!("opening segment {}: {e}", record.path)))?;
         let path = record.path.clone();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|builder| {
                 let mut builder = builder.with_batch_size(SCAN_BATCH_ROWS);
                 if let Some(selection) = selection {

@@ -257,7 +257,7 @@ impl LogsTable {
         for source in engine.sources(tenant, i64::MIN, i64::MAX) {
             match source {
                 Source::Segment(record) => {
-                    let info = engine.segment_info(&record, None)?;
+                    let info = engine.segment_info(&record)?;
                     for (name, kind) in &info.attribute_columns {
                         note(name.clone(), kind.clone());
                     }
