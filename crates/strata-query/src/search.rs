@@ -194,13 +194,21 @@ impl Page {
         }
     }
 
-    /// Whether no row of a source spanning `[min_ts, max_ts]` can make the page.
-    fn source_useless(&self, min_ts: i64, max_ts: i64) -> bool {
-        if let Some((cts, _)) = &self.cursor {
-            if (self.ascending && max_ts < *cts) || (!self.ascending && min_ts > *cts) {
-                return true;
+    /// Whether every row of a source spanning `[min_ts, max_ts]` is on an
+    /// earlier page (beyond the cursor). Later sources may still qualify.
+    fn source_before_cursor(&self, min_ts: i64, max_ts: i64) -> bool {
+        match &self.cursor {
+            Some((cts, _)) => {
+                (self.ascending && max_ts < *cts) || (!self.ascending && min_ts > *cts)
             }
+            None => false,
         }
+    }
+
+    /// Whether the page is full and no row of a source spanning
+    /// `[min_ts, max_ts]` can beat its worst row. Sources come in time order,
+    /// so no later source can either: the scan stops (early termination).
+    fn page_closed_for(&self, min_ts: i64, max_ts: i64) -> bool {
         if self.ascending {
             !self.wants_ts(min_ts)
         } else {
@@ -250,9 +258,11 @@ impl Engine {
         }
         let mut status = Completeness::Done;
         for source in &sources {
-            if page.source_useless(source.min_ts(), source.max_ts()) {
-                // Sorted: no later source can do better either.
+            if page.page_closed_for(source.min_ts(), source.max_ts()) {
                 break;
+            }
+            if page.source_before_cursor(source.min_ts(), source.max_ts()) {
+                continue;
             }
             if !self.search_source(source, from_ns, to_ns, &matcher, &budget, &mut page)? {
                 status = Completeness::Timeout;
