@@ -338,8 +338,14 @@ impl Engine {
                 }
             };
             let sources = std::slice::from_ref(&source);
-            let scanned =
-                self.scan(sources, from_ns, to_ns, matcher, &needs, &budget, &mut visit)?;
+            let scanned = self.scan(
+                sources,
+                (from_ns, to_ns),
+                matcher,
+                &needs,
+                &budget,
+                &mut visit,
+            )?;
             if scanned == Completeness::Timeout {
                 status = Completeness::Timeout;
                 break;

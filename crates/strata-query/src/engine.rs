@@ -226,14 +226,13 @@ impl Engine {
         Ok(true)
     }
 
-    /// Every row of the tenant in `[from_ns, to_ns]` (inclusive) that matches,
+    /// Every row of `sources` in `[from_ns, to_ns]` (inclusive) that matches,
     /// handed to `visit` (in no particular order), within `budget`. Runs on
     /// the calling thread: call it from a blocking task.
     pub(crate) fn scan(
         &self,
         sources: &[Source],
-        from_ns: i64,
-        to_ns: i64,
+        (from_ns, to_ns): (i64, i64),
         matcher: &Matcher,
         needs: &Needs,
         budget: &Budget,

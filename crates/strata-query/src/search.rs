@@ -293,7 +293,9 @@ impl Engine {
     /// read (all columns) with one selective read per segment.
     fn materialize(&self, candidates: Vec<Candidate>) -> Result<Vec<SegmentRow>, QueryError> {
         let mut out: Vec<Option<SegmentRow>> = Vec::with_capacity(candidates.len());
-        let mut wanted: HashMap<String, (Arc<SegmentRecord>, Vec<(usize, usize)>)> = HashMap::new();
+        // Per segment: (row in segment, slot on the page).
+        type Wanted = (Arc<SegmentRecord>, Vec<(usize, usize)>);
+        let mut wanted: HashMap<String, Wanted> = HashMap::new();
         for (slot, candidate) in candidates.into_iter().enumerate() {
             match candidate.row {
                 RowRef::Chunk(chunk, i) => out.push(Some(chunk.rows[i].clone())),
