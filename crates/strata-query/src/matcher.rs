@@ -616,9 +616,10 @@ type LeafFn<'f> = dyn FnMut(Leaf<'_>) -> bool + 'f;
 
 /// Calls `f` with each value of `field` until it returns `true`.
 fn visit_field<V: EventView + ?Sized>(field: &Field, event: &V, f: &mut LeafFn<'_>) -> bool {
-    let mut opt = |value: Option<&str>| value.is_some_and(|s| f(Leaf::Str(s)));
+    // An empty reserved field has no value, for every test (as for `field:*`).
+    let mut opt = |value: Option<&str>| value.is_some_and(|s| !s.is_empty() && f(Leaf::Str(s)));
     match field {
-        Field::Default | Field::Message => f(Leaf::Str(event.message())),
+        Field::Default | Field::Message => opt(Some(event.message())),
         Field::Service => opt(event.service()),
         Field::Host => opt(event.host()),
         Field::Source => opt(event.source()),

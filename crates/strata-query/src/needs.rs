@@ -122,13 +122,14 @@ impl Needs {
     }
 }
 
-/// Whether column path `column` can hold values of `path`: the same path or
-/// a dotted prefix of it (JSON stored under `a` answers `@a.b`).
+/// Whether column path `column` can hold values of `path` or tell whether it
+/// exists: the same path, a dotted prefix of it (JSON stored under `a`
+/// answers `@a.b`), or a path below it (`a.b` makes `@a:*` true).
 fn related(column: &str, path: &str) -> bool {
-    column == path
-        || (path.len() > column.len()
-            && path.starts_with(column)
-            && path.as_bytes()[column.len()] == b'.')
+    let below = |long: &str, short: &str| {
+        long.len() > short.len() && long.starts_with(short) && long.as_bytes()[short.len()] == b'.'
+    };
+    column == path || below(path, column) || below(column, path)
 }
 
 const FIXED: [&str; 10] = [

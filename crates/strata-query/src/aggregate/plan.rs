@@ -546,7 +546,11 @@ mod tests {
     fn defaults() {
         let plan = plan("{}").unwrap();
         assert_eq!(plan.query, "*");
-        assert_eq!(plan.to_ms, NOW + 1, "a bare `now` end includes the current millisecond");
+        assert_eq!(
+            plan.to_ms,
+            NOW + 1,
+            "a bare `now` end includes the current millisecond"
+        );
         assert_eq!(plan.from_ms, NOW - 15 * MINUTE);
         assert_eq!(plan.computes.len(), 1);
         assert_eq!(plan.computes[0].measure.agg, Agg::Count);

@@ -312,7 +312,8 @@ fn free_text(haystack: &str, needle: &FreeNeedle) -> bool {
         FreeNeedle::Pattern(p) => tokens(p, true),
     };
     let ends_cleanly = |end: usize| !cuts_word(&hay, end);
-    (0..=hay.len()).any(|start| !cuts_word(&hay, start) && glob_from(&hay, start, &pattern, &ends_cleanly))
+    (0..=hay.len())
+        .any(|start| !cuts_word(&hay, start) && glob_from(&hay, start, &pattern, &ends_cleanly))
 }
 
 enum FreeNeedle<'a> {
@@ -447,9 +448,9 @@ fn predicate_matches(field: &Field, predicate: &Predicate, event: &Event) -> boo
                 CompareOp::Le => ord != Ordering::Greater,
             }
         }),
-        Predicate::Range { lower, upper } => field_values(field, event).iter().any(|v| {
-            bound_ok(v, lower, Ordering::Greater) && bound_ok(v, upper, Ordering::Less)
-        }),
+        Predicate::Range { lower, upper } => field_values(field, event)
+            .iter()
+            .any(|v| bound_ok(v, lower, Ordering::Greater) && bound_ok(v, upper, Ordering::Less)),
     }
 }
 
