@@ -259,8 +259,16 @@ pub(super) struct FreshnessReport {
     pub(super) visible_p99_ms: Option<f64>,
     /// Largest of the same.
     pub(super) visible_max_ms: Option<f64>,
+    /// Median send → visible (the probe's own ack latency included).
+    pub(super) sent_visible_p50_ms: Option<f64>,
+    /// 99th percentile of the same.
+    pub(super) sent_visible_p99_ms: Option<f64>,
     /// Median ack latency of the one-event probe posts.
     pub(super) probe_ack_p50_ms: Option<f64>,
+    /// 99th percentile of the same.
+    pub(super) probe_ack_p99_ms: Option<f64>,
+    /// Probe posts refused (503/429) or failed; not counted in `probes`.
+    pub(super) refused: usize,
     /// Every probe's ack → visible latency (ms), in order; `null` if never.
     pub(super) samples_ms: Vec<Option<f64>>,
 }
@@ -410,7 +418,9 @@ fn probe(api: &Api, every: Duration, running: &AtomicBool) -> FreshnessReport {
     let agent = agent(Duration::from_secs(30));
     let run = format!("{:08x}", now_ms() as u32);
     let mut samples = Vec::new();
+    let mut from_send = Vec::new();
     let mut acks = Vec::new();
+    let mut refused = 0;
     let mut n = 0u64;
     while running.load(Ordering::Relaxed) {
         let round = Instant::now();
@@ -431,6 +441,7 @@ fn probe(api: &Api, every: Duration, running: &AtomicBool) -> FreshnessReport {
             Ok(status) if (200..300).contains(&status) => {}
             _ => {
                 // Busy or failing: try again next round.
+                refused += 1;
                 std::thread::sleep(every.saturating_sub(round.elapsed()));
                 continue;
             }
@@ -451,6 +462,7 @@ fn probe(api: &Api, every: Duration, running: &AtomicBool) -> FreshnessReport {
                 .unwrap_or(false);
             if found {
                 visible = Some(acked.elapsed().as_secs_f64() * 1e3);
+                from_send.push(sent.elapsed().as_secs_f64() * 1e3);
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -459,13 +471,19 @@ fn probe(api: &Api, every: Duration, running: &AtomicBool) -> FreshnessReport {
         std::thread::sleep(every.saturating_sub(round.elapsed()));
     }
     let seen = sorted(samples.iter().flatten().copied().collect());
+    let from_send = sorted(from_send);
+    let acks = sorted(acks);
     FreshnessReport {
         probes: samples.len(),
         not_visible: samples.iter().filter(|s| s.is_none()).count(),
         visible_p50_ms: percentile(&seen, 50.0),
         visible_p99_ms: percentile(&seen, 99.0),
         visible_max_ms: seen.last().copied(),
-        probe_ack_p50_ms: percentile(&sorted(acks), 50.0),
+        sent_visible_p50_ms: percentile(&from_send, 50.0),
+        sent_visible_p99_ms: percentile(&from_send, 99.0),
+        probe_ack_p50_ms: percentile(&acks, 50.0),
+        probe_ack_p99_ms: percentile(&acks, 99.0),
+        refused,
         samples_ms: samples,
     }
 }
