@@ -139,10 +139,7 @@ async fn failed_registration_is_retried_without_loss_or_duplicates() {
     append("four", 50).await.unwrap();
     store.fail.store(false, Ordering::SeqCst);
     let first = index.flush_due(true).await.unwrap();
-    assert_eq!(
-        first.events, 300,
-        "the frozen memtable goes first"
-    );
+    assert_eq!(first.events, 300, "the frozen memtable goes first");
     let second = index.flush_due(true).await.unwrap();
     assert_eq!(second.events, 50);
     assert_eq!(store.checkpoints().await.unwrap().get("a"), Some(&4));

@@ -221,9 +221,10 @@ impl Engine {
             return Ok(true);
         }
         let info = self.segment_info(record)?;
-        // PRUNE-PENDING: crate::prune::may_match(matcher.query(), skip)
-        let _ = &info.skip;
-        Ok(true)
+        Ok(match &info.skip {
+            Some(skip) => crate::prune::may_match(matcher.query(), skip),
+            None => true,
+        })
     }
 
     /// Every row of `sources` in `[from_ns, to_ns]` (inclusive) that matches,

@@ -18,6 +18,7 @@ mod error;
 pub mod matcher;
 mod needs;
 pub mod parse;
+pub mod prune;
 pub mod request;
 pub mod search;
 pub mod sketch;

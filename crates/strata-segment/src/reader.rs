@@ -166,7 +166,10 @@ impl AttrColumn<'_> {
     }
 }
 
-pub(crate) fn read_batch(batch: &RecordBatch, rows: &mut Vec<SegmentRow>) -> Result<(), SegmentError> {
+pub(crate) fn read_batch(
+    batch: &RecordBatch,
+    rows: &mut Vec<SegmentRow>,
+) -> Result<(), SegmentError> {
     let ids = string_column(batch, columns::ID, false)?;
     let timestamps_array = column(batch, columns::TIMESTAMP)?;
     let timestamps = timestamps_array

@@ -30,9 +30,10 @@ fn rows(n: u64) -> Vec<SegmentRow> {
                 Status::Info
             };
             event.tags = vec!["env:prod".to_string()];
-            event
-                .attributes
-                .push(("http.status_code".to_string(), AttrValue::Int(200 + (i % 5) as i64)));
+            event.attributes.push((
+                "http.status_code".to_string(),
+                AttrValue::Int(200 + (i % 5) as i64),
+            ));
             SegmentRow {
                 id: event_id(i, 0),
                 event,
@@ -66,7 +67,7 @@ fn rewrite_with_skip_index(segment: Bytes, value: Option<&str>) -> Bytes {
             value.to_string(),
         ));
     }
-    let schema = builder.schema().clone();
+    let schema = std::sync::Arc::clone(builder.schema());
     let reader = builder.build().expect("build");
     let props = WriterProperties::builder()
         .set_key_value_metadata(Some(kvs))

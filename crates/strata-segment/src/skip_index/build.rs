@@ -12,9 +12,9 @@ use strata_types::{AttrValue, Event};
 
 use super::bloom::{for_each_token_hash, hash_bytes, Bloom};
 use super::{
-    kind, AttributeSummary, SkipIndex, ValueSummary, MAX_ATTRIBUTE_PATHS,
-    MAX_ATTRIBUTE_PATH_BYTES, MAX_ATTRIBUTE_SET_BYTES, MAX_ATTRIBUTE_STRINGS,
-    MAX_ATTRIBUTE_STRING_BYTES, MAX_KEYWORD_VALUES, MAX_KEYWORD_VALUE_BYTES, MAX_TAG_VALUES,
+    kind, AttributeSummary, SkipIndex, ValueSummary, MAX_ATTRIBUTE_PATHS, MAX_ATTRIBUTE_PATH_BYTES,
+    MAX_ATTRIBUTE_SET_BYTES, MAX_ATTRIBUTE_STRINGS, MAX_ATTRIBUTE_STRING_BYTES, MAX_KEYWORD_VALUES,
+    MAX_KEYWORD_VALUE_BYTES, MAX_TAG_VALUES,
 };
 
 pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> SkipIndex {
@@ -24,7 +24,7 @@ pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Skip
     let mut trace_ids = 0usize;
     for event in events.clone() {
         token_bound = token_bound.saturating_add(event.message.len() / 2 + 1);
-        trace_ids += usize::from(event.trace_id.is_some());
+        trace_ids += usize::from(event.trace_id.as_deref().is_some_and(|t| !t.is_empty()));
     }
     let mut tokens = Bloom::with_capacity(token_bound);
     let mut traces = Bloom::with_capacity(trace_ids);
@@ -38,13 +38,14 @@ pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Skip
 
     for event in events {
         for_each_token_hash(&event.message, |h| tokens.insert(h));
-        if let Some(id) = &event.trace_id {
+        let trace_id = non_empty(event.trace_id.as_deref());
+        if let Some(id) = trace_id {
             traces.insert(hash_bytes(id.as_bytes()));
         }
-        trace.add_presence(event.trace_id.is_some());
-        service.add(event.service.as_deref());
-        host.add(event.host.as_deref());
-        source.add(event.source.as_deref());
+        trace.add_presence(trace_id.is_some());
+        service.add(non_empty(event.service.as_deref()));
+        host.add(non_empty(event.host.as_deref()));
+        source.add(non_empty(event.source.as_deref()));
         tags.add_presence(!event.tags.is_empty());
         for tag in &event.tags {
             tags.add_value(tag);
@@ -69,6 +70,13 @@ pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Skip
         statuses,
         attributes: attributes.finish(),
     }
+}
+
+/// An empty `service`, `host`, `source` or `trace_id` is no value to the
+/// search semantics (`service:*` does not match it), so the index treats it
+/// as missing.
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty())
 }
 
 /// Collects a field's presence and its distinct values, up to a limit.
@@ -356,7 +364,10 @@ mod tests {
         let mut b = event("all good");
         b.attributes = vec![
             ("http.status_code".to_string(), AttrValue::Float(200.5)),
-            ("http.method".to_string(), AttrValue::Str("POST".to_string())),
+            (
+                "http.method".to_string(),
+                AttrValue::Str("POST".to_string()),
+            ),
         ];
         let index = SkipIndex::build([&a, &b]);
 
@@ -397,7 +408,11 @@ mod tests {
             .map(|i| {
                 let mut e = event("x");
                 e.service = Some(format!("svc-{i}"));
-                e.host = Some("h".repeat(if i == 0 { MAX_KEYWORD_VALUE_BYTES + 1 } else { 1 }));
+                e.host = Some("h".repeat(if i == 0 {
+                    MAX_KEYWORD_VALUE_BYTES + 1
+                } else {
+                    1
+                }));
                 e.source = Some("s".to_string());
                 e
             })
@@ -406,9 +421,15 @@ mod tests {
         let service = index.field(super::super::KeywordField::Service);
         assert!(service.values().is_none());
         assert!(service.may_contain("anything"));
-        assert!(index.field(super::super::KeywordField::Host).values().is_none());
+        assert!(index
+            .field(super::super::KeywordField::Host)
+            .values()
+            .is_none());
         assert_eq!(
-            index.field(super::super::KeywordField::Source).values().map(BTreeSet::len),
+            index
+                .field(super::super::KeywordField::Source)
+                .values()
+                .map(BTreeSet::len),
             Some(1)
         );
     }

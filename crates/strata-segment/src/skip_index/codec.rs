@@ -215,7 +215,10 @@ impl<'a> Reader<'a> {
         let n = self.varint()?;
         match usize::try_from(n) {
             Ok(n) if n.saturating_mul(min_item_bytes) <= self.rest.len() => Ok(n),
-            _ => Err(format!("count {n} exceeds the {} bytes left", self.rest.len())),
+            _ => Err(format!(
+                "count {n} exceeds the {} bytes left",
+                self.rest.len()
+            )),
         }
     }
 
@@ -288,7 +291,9 @@ impl<'a> Reader<'a> {
             {
                 return Err(format!("paths not strictly ascending at {path:?}"));
             }
-            let summary = self.attribute().map_err(|e| format!("path {path:?}: {e}"))?;
+            let summary = self
+                .attribute()
+                .map_err(|e| format!("path {path:?}: {e}"))?;
             paths.insert(path, summary);
         }
         Ok(paths)
@@ -306,8 +311,7 @@ impl<'a> Reader<'a> {
             }
             let lo = f64::from_le_bytes(self.array()?);
             let hi = f64::from_le_bytes(self.array()?);
-            // Also rejects NaN.
-            if !(lo <= hi) {
+            if lo.is_nan() || hi.is_nan() || lo > hi {
                 return Err(format!("bad numeric range {lo}..{hi}"));
             }
             Some((lo, hi))
@@ -400,7 +404,9 @@ mod tests {
         put_varint(&mut huge, 1 << 40);
         assert!(decode(&huge).is_err());
         // A varint that overflows u64.
-        assert!(decode(&[VERSION, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err());
+        assert!(
+            decode(&[VERSION, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
+        );
     }
 
     proptest::proptest! {

@@ -35,8 +35,8 @@ use parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
 use strata_types::{Event, Status};
 
 use crate::{meta_keys, SegmentError};
-pub use bloom::{is_word_char, tokens};
 use bloom::{hash_bytes, Bloom};
+pub use bloom::{is_word_char, tokens};
 
 /// Most distinct values of `service`, `host` or `source` kept as an exact
 /// set; beyond it the set is unknown.
@@ -92,6 +92,11 @@ pub enum KeywordField {
 }
 
 /// What a segment holds in one field.
+///
+/// For `service`, `host`, `source` and `trace_id` an empty string counts as
+/// no value, as in the search semantics (`service:*` does not match
+/// `service: ""`): such a row is "missing" and `""` is never in the set.
+/// For `tags` every tag is a value, `""` included.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ValueSummary {
     missing: bool,
@@ -100,12 +105,12 @@ pub struct ValueSummary {
 }
 
 impl ValueSummary {
-    /// Whether some row lacks the field (`None`; for tags: no tag).
+    /// Whether some row lacks the field (`None` or `""`; for tags: no tag).
     pub fn ever_missing(&self) -> bool {
         self.missing
     }
 
-    /// Whether some row has the field (for tags: at least one tag).
+    /// Whether some row has a value (non-empty; for tags: at least one tag).
     pub fn ever_present(&self) -> bool {
         self.present
     }
@@ -248,7 +253,8 @@ impl SkipIndex {
     /// [`tokens`]); anything else is looked up as given and so is simply
     /// reported missing.
     pub fn may_contain_token(&self, token: &str) -> bool {
-        self.message_tokens.may_contain(hash_bytes(token.as_bytes()))
+        self.message_tokens
+            .may_contain(hash_bytes(token.as_bytes()))
     }
 
     /// Whether some row's `trace_id` may equal `trace_id` (case-sensitive).
