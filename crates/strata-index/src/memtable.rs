@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use strata_metastore::{Metastore, MetastoreError, SegmentRecord};
-use strata_segment::{write_segment, SegmentError, SegmentOptions, SegmentRow};
+use strata_segment::{write_segment_refs, SegmentError, SegmentOptions, SegmentRow};
 use strata_types::{event_id, hour_bucket, Event, TenantId};
 
 use crate::SegmentFiles;
@@ -435,8 +435,8 @@ impl Index {
         let options = self.config.segment;
         let owned_tenant = tenant.to_string();
         let written = tokio::task::spawn_blocking(move || {
-            let rows = copy_rows(&rows);
-            write_rows(&owned_tenant, rows, &options, &files)
+            let refs: Vec<&SegmentRow> = rows.iter().flat_map(|c| c.rows.iter()).collect();
+            write_rows(&owned_tenant, refs, &options, &files)
         })
         .await
         .map_err(|e| IndexError::Task(e.to_string()))
@@ -502,23 +502,14 @@ impl Index {
     }
 }
 
-/// A copy of every row of `chunks`, for the segment writer.
-fn copy_rows(chunks: &[Arc<MemChunk>]) -> Vec<SegmentRow> {
-    let mut rows = Vec::with_capacity(chunks.iter().map(|c| c.rows.len()).sum());
-    for chunk in chunks {
-        rows.extend(chunk.rows.iter().cloned());
-    }
-    rows
-}
-
 /// Splits a memtable by hour bucket and writes one segment per bucket.
 fn write_rows(
     tenant: &str,
-    rows: Vec<SegmentRow>,
+    rows: Vec<&SegmentRow>,
     options: &SegmentOptions,
     files: &SegmentFiles,
 ) -> Result<Vec<SegmentRecord>, IndexError> {
-    let mut parts: Vec<(i64, Vec<SegmentRow>)> = Vec::new();
+    let mut parts: Vec<(i64, Vec<&SegmentRow>)> = Vec::new();
     for (bucket, rows) in split_by_hour(rows) {
         parts.extend(
             split_for_threads(rows)
@@ -535,7 +526,7 @@ fn write_rows(
     let mut records = Vec::with_capacity(parts.len());
     let mut parts = parts.into_iter().peekable();
     while parts.peek().is_some() {
-        let wave: Vec<(i64, Vec<SegmentRow>)> = parts.by_ref().take(threads).collect();
+        let wave: Vec<(i64, Vec<&SegmentRow>)> = parts.by_ref().take(threads).collect();
         let results: Vec<Result<SegmentRecord, IndexError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = wave
                 .into_iter()
@@ -561,14 +552,14 @@ fn write_rows(
 fn write_one(
     tenant: &str,
     bucket: i64,
-    rows: Vec<SegmentRow>,
+    rows: Vec<&SegmentRow>,
     options: &SegmentOptions,
     files: &SegmentFiles,
 ) -> Result<SegmentRecord, IndexError> {
     let id = uuid::Uuid::now_v7().to_string();
     let path = SegmentFiles::relative_path(tenant, bucket, &id);
     let mut buffer = Vec::new();
-    let meta = write_segment(rows, options, &mut buffer)?;
+    let meta = write_segment_refs(&rows, options, &mut buffer)?;
     let size = files.write_durably(&path, &buffer)?;
     Ok(SegmentRecord {
         id,
@@ -583,8 +574,8 @@ fn write_one(
 }
 
 /// Rows grouped by hour bucket; the usual single-bucket case moves nothing.
-fn split_by_hour(rows: Vec<SegmentRow>) -> BTreeMap<i64, Vec<SegmentRow>> {
-    let mut buckets: BTreeMap<i64, Vec<SegmentRow>> = BTreeMap::new();
+fn split_by_hour(rows: Vec<&SegmentRow>) -> BTreeMap<i64, Vec<&SegmentRow>> {
+    let mut buckets: BTreeMap<i64, Vec<&SegmentRow>> = BTreeMap::new();
     let first = rows.first().map(|r| hour_bucket(r.event.timestamp_ns));
     if let Some(bucket) = first {
         if rows
@@ -607,7 +598,7 @@ fn split_by_hour(rows: Vec<SegmentRow>) -> BTreeMap<i64, Vec<SegmentRow>> {
 /// Rows above which a bucket is split into one segment per core.
 const PARALLEL_FLUSH_ROWS: usize = 50_000;
 
-fn split_for_threads(mut rows: Vec<SegmentRow>) -> Vec<Vec<SegmentRow>> {
+fn split_for_threads(mut rows: Vec<&SegmentRow>) -> Vec<Vec<&SegmentRow>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || rows.len() < PARALLEL_FLUSH_ROWS {
         return vec![rows];

@@ -53,7 +53,7 @@ use strata_types::Event;
 
 pub use reader::{read_meta, read_segment};
 pub use skip_index::{read_skip_index, SkipIndex};
-pub use writer::write_segment;
+pub use writer::{write_segment, write_segment_refs};
 
 /// The segment format version this crate writes and reads, stored under
 /// [`meta_keys::VERSION`].

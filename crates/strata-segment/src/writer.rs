@@ -85,6 +85,18 @@ pub fn write_segment<W: Write + Send>(
     options: &SegmentOptions,
     out: W,
 ) -> Result<SegmentMeta, SegmentError> {
+    let refs: Vec<&SegmentRow> = rows.iter().collect();
+    write_segment_refs(&refs, options, out)
+}
+
+/// [`write_segment`] over borrowed rows, for callers that keep the rows
+/// readable while the segment is written (a frozen memtable stays queryable
+/// during its flush without being copied).
+pub fn write_segment_refs<W: Write + Send>(
+    rows: &[&SegmentRow],
+    options: &SegmentOptions,
+    out: W,
+) -> Result<SegmentMeta, SegmentError> {
     if options.row_group_rows == 0 {
         return Err(SegmentError::InvalidOptions(
             "row_group_rows must be at least 1".to_string(),
@@ -97,7 +109,7 @@ pub fn write_segment<W: Write + Send>(
     let bucket = hour_bucket(first.event.timestamp_ns);
     let mut min_ts = i64::MAX;
     let mut max_ts = i64::MIN;
-    for row in &rows {
+    for row in rows {
         let ts = row.event.timestamp_ns;
         let other = hour_bucket(ts);
         if other != bucket {
@@ -110,8 +122,8 @@ pub fn write_segment<W: Write + Send>(
         max_ts = max_ts.max(ts);
     }
 
-    let sorted = sorted_order(&rows);
-    let plan = plan_columns(&rows, options.max_attribute_columns);
+    let sorted = sorted_order(rows);
+    let plan = plan_columns(rows, options.max_attribute_columns);
     let schema = build_schema(&plan);
 
     let props = WriterProperties::builder()
@@ -227,7 +239,7 @@ fn beside<T: Send, E>(
 /// without moving the rows: services are ranked once so the sort compares
 /// integers, and ties fall back to the id only when the integer key ties
 /// (rows usually arrive in id order already).
-fn sorted_order(rows: &[SegmentRow]) -> Vec<&SegmentRow> {
+fn sorted_order<'a>(rows: &[&'a SegmentRow]) -> Vec<&'a SegmentRow> {
     let mut services: Vec<&str> = rows
         .iter()
         .filter_map(|r| r.event.service.as_deref())
@@ -241,7 +253,7 @@ fn sorted_order(rows: &[SegmentRow]) -> Vec<&SegmentRow> {
         .collect();
     let mut keyed: Vec<(u32, strata_types::Status, i64, &SegmentRow)> = rows
         .iter()
-        .map(|r| {
+        .map(|&r| {
             let service = r
                 .event
                 .service
@@ -261,9 +273,9 @@ fn sorted_order(rows: &[SegmentRow]) -> Vec<&SegmentRow> {
 /// Chooses the attribute columns: each path's most frequent type (ties in
 /// [`Kind`] order), then the `max_columns` paths with the most values of
 /// that type (ties by path). Returned in path order, which is schema order.
-fn plan_columns(rows: &[SegmentRow], max_columns: usize) -> Vec<AttrColumn<'_>> {
-    let mut counts: HashMap<&str, [u64; 4]> = HashMap::default();
-    for row in rows {
+fn plan_columns<'a>(rows: &[&'a SegmentRow], max_columns: usize) -> Vec<AttrColumn<'a>> {
+    let mut counts: HashMap<&'a str, [u64; 4]> = HashMap::default();
+    for &row in rows {
         for (path, value) in &row.event.attributes {
             if let Some(kind) = Kind::of(value) {
                 counts.entry(path.as_str()).or_default()[kind as usize] += 1;
