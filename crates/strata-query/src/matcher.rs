@@ -128,13 +128,16 @@ impl Value {
     }
 }
 
+/// A number as the matcher reads one (shared with `prune.rs`, whose bounds
+/// must follow the same rules).
 #[derive(Debug, Clone, Copy)]
-enum Num {
+pub(crate) enum Num {
     Int(i64),
     Float(f64),
 }
 
-fn parse_num(text: &str) -> Option<Num> {
+/// Starts with a digit, a sign or `.` and parses as an `i64` or a finite `f64`.
+pub(crate) fn parse_num(text: &str) -> Option<Num> {
     let first = *text.as_bytes().first()?;
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return None;
@@ -146,7 +149,7 @@ fn parse_num(text: &str) -> Option<Num> {
     f.is_finite().then_some(Num::Float(f))
 }
 
-fn cmp_num(a: Num, b: Num) -> Option<Ordering> {
+pub(crate) fn cmp_num(a: Num, b: Num) -> Option<Ordering> {
     match (a, b) {
         (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
         _ => as_f64(a).partial_cmp(&as_f64(b)),

@@ -34,6 +34,7 @@ use strata_segment::SkipIndex;
 use strata_types::Status;
 
 use crate::ast::{CidrBlock, CompareOp, Field, Pattern, PatternPart, Predicate, Query};
+use crate::matcher::{cmp_num, parse_num, Num};
 
 /// Whether some event of the segment summarised by `index` may match
 /// `query`. `false` means surely none does.
@@ -396,41 +397,6 @@ fn compare_text(value: &str, rhs: &str) -> Ordering {
     match (parse_num(value), parse_num(rhs)) {
         (Some(a), Some(b)) => cmp_num(a, b).unwrap_or(Ordering::Equal),
         _ => value.cmp(rhs),
-    }
-}
-
-/// A number as the matcher parses one.
-#[derive(Debug, Clone, Copy)]
-enum Num {
-    Int(i64),
-    Float(f64),
-}
-
-/// The matcher's rule: starts with a digit, a sign or `.` and parses as an
-/// `i64` or a finite `f64`.
-fn parse_num(text: &str) -> Option<Num> {
-    let first = *text.as_bytes().first()?;
-    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-        return None;
-    }
-    if let Ok(i) = text.parse::<i64>() {
-        return Some(Num::Int(i));
-    }
-    let f: f64 = text.parse().ok()?;
-    f.is_finite().then_some(Num::Float(f))
-}
-
-fn cmp_num(a: Num, b: Num) -> Option<Ordering> {
-    match (a, b) {
-        (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
-        _ => as_f64(a).partial_cmp(&as_f64(b)),
-    }
-}
-
-fn as_f64(n: Num) -> f64 {
-    match n {
-        Num::Int(i) => i as f64,
-        Num::Float(f) => f,
     }
 }
 

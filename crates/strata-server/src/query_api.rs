@@ -220,6 +220,15 @@ fn search_params(request: &ListRequest, now: i64) -> Result<SearchParams, ReadEr
     })
 }
 
+/// `meta` of a read answer: elapsed ms, a request id, `done` or `timeout`.
+fn response_meta(started: Instant, status: strata_query::Completeness) -> Value {
+    json!({
+        "elapsed": started.elapsed().as_millis() as u64,
+        "request_id": uuid::Uuid::new_v4().to_string(),
+        "status": status.as_str(),
+    })
+}
+
 fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
@@ -258,11 +267,7 @@ async fn run_search(
         .iter()
         .map(|r| log_json(&r.id, &r.event))
         .collect();
-    let mut meta = json!({
-        "elapsed": started.elapsed().as_millis() as u64,
-        "request_id": uuid::Uuid::new_v4().to_string(),
-        "status": result.status.as_str(),
-    });
+    let mut meta = response_meta(started, result.status);
     let mut body = json!({"data": data});
     if let Some(next) = &result.next {
         let cursor = next.encode();
@@ -353,11 +358,7 @@ pub(crate) async fn aggregate(
         .collect();
     Ok(Json(json!({
         "data": {"buckets": buckets},
-        "meta": {
-            "elapsed": started.elapsed().as_millis() as u64,
-            "request_id": uuid::Uuid::new_v4().to_string(),
-            "status": result.status.as_str(),
-        }
+        "meta": response_meta(started, result.status)
     }))
     .into_response())
 }
@@ -395,11 +396,7 @@ pub(crate) async fn sql(
     Ok(Json(json!({
         "columns": columns,
         "rows": result.rows,
-        "meta": {
-            "elapsed": started.elapsed().as_millis() as u64,
-            "request_id": uuid::Uuid::new_v4().to_string(),
-            "status": result.status.as_str(),
-        }
+        "meta": response_meta(started, result.status)
     }))
     .into_response())
 }
