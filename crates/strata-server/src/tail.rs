@@ -144,3 +144,83 @@ impl TailStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    use strata_types::Event;
+
+    async fn index(dir: &std::path::Path) -> strata_index::Index {
+        let metastore = strata_metastore::SqliteMetastore::open(&dir.join("meta.sqlite"))
+            .await
+            .unwrap();
+        strata_index::Index::new(
+            strata_index::IndexConfig {
+                flush_bytes: u64::MAX,
+                max_age: Duration::from_secs(3600),
+                pressure_bytes: u64::MAX,
+                segment: strata_segment::SegmentOptions::default(),
+            },
+            Arc::new(metastore),
+            strata_index::SegmentFiles::new(dir.join("segments")),
+        )
+    }
+
+    fn chunk(index: &strata_index::Index, seq: u64, tenant: &str, message: &str) -> Arc<MemChunk> {
+        let event = Event::new(1_700_000_000_000_000_000, message.to_string());
+        index
+            .apply(seq, tenant, vec![event])
+            .expect("a non-empty record gives a chunk")
+    }
+
+    async fn next_text(body: &mut axum::body::Body) -> String {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("an SSE frame in time")
+            .expect("the stream is open")
+            .expect("a frame");
+        String::from_utf8(frame.into_data().expect("data frame").to_vec()).unwrap()
+    }
+
+    /// Issue 3: a reader that falls behind is told it dropped events, and
+    /// publishing never waits for it; other tenants' events never reach it.
+    #[tokio::test]
+    async fn a_slow_reader_is_told_it_dropped_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = index(dir.path()).await;
+        let hub = TailHub::new(2, 4);
+        let query = strata_query::parse("*").unwrap();
+        let sse = hub
+            .subscribe("t".into(), Matcher::new(&query))
+            .expect("a subscriber slot");
+        let mut body = sse.into_response().into_body();
+        // The reader reads nothing while five records are published into a
+        // ring of two: publish returns at once every time.
+        for seq in 1..=5 {
+            hub.publish("t".into(), chunk(&index, seq, "t", &format!("event {seq}")));
+        }
+        let first = next_text(&mut body).await;
+        assert!(first.contains("event: dropped"), "{first}");
+        assert!(first.contains(r#""dropped":3"#), "{first}");
+        let next = next_text(&mut body).await;
+        assert!(
+            next.contains("event: log") && next.contains("event 4"),
+            "{next}"
+        );
+        hub.publish(
+            "other".into(),
+            chunk(&index, 6, "other", "secret of another tenant"),
+        );
+        hub.publish("t".into(), chunk(&index, 7, "t", "event 7"));
+        let mut seen = String::new();
+        while !seen.contains("event 7") {
+            seen.push_str(&next_text(&mut body).await);
+        }
+        assert!(!seen.contains("secret"), "{seen}");
+        assert_eq!(hub.subscribers(), 1);
+        hub.close();
+        drop(body);
+    }
+}
