@@ -16,8 +16,8 @@
 //!   WAL writer thread, and a flush takes the whole memtable.
 //! - At most one frozen memtable per tenant is being flushed; a failed flush is
 //!   retried before any newer data of that tenant is flushed, so checkpoints
-//!   never skip a record. The frozen rows stay in memory (the writer gets a
-//!   copy) until their segments are registered, so queries keep seeing them
+//!   never skip a record. The frozen rows stay in memory (the writer borrows
+//!   them) until their segments are registered, so queries keep seeing them
 //!   and a retry has them.
 //! - [`Index::snapshot`] returns a tenant's segments and memtable chunks
 //!   taken under one lock; a flush adds its segments to the in-memory catalog

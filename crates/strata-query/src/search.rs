@@ -178,20 +178,28 @@ impl Page {
         if !self.wants_ts(ts) || !self.after_cursor(ts, id) {
             return;
         }
-        let candidate = Candidate {
+        if self.heap.len() >= self.limit {
+            // Compare before building the candidate: most rows of a big scan
+            // lose to a full page, and they should not allocate their id.
+            let beats_worst = self.heap.peek().is_some_and(|worst| {
+                let ord = (ts, id).cmp(&(worst.ts, worst.id.as_str()));
+                if self.ascending {
+                    ord == Ordering::Less
+                } else {
+                    ord == Ordering::Greater
+                }
+            });
+            if !beats_worst {
+                return;
+            }
+            self.heap.pop();
+        }
+        self.heap.push(Candidate {
             ts,
             id: id.to_string(),
             row: row(),
             ascending: self.ascending,
-        };
-        if self.heap.len() < self.limit {
-            self.heap.push(candidate);
-        } else if let Some(worst) = self.heap.peek() {
-            if candidate < *worst {
-                self.heap.pop();
-                self.heap.push(candidate);
-            }
-        }
+        });
     }
 
     /// Whether every row of a source spanning `[min_ts, max_ts]` is on an

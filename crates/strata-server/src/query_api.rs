@@ -169,6 +169,15 @@ struct PageSpec {
     limit: Option<i64>,
 }
 
+/// A JSON request body; an empty one means all defaults (the body is
+/// optional in Datadog's spec).
+fn json_or_default<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ReadError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+}
+
 fn bad(message: impl Into<String>) -> ReadError {
     ReadError::new(StatusCode::BAD_REQUEST, message)
 }
@@ -294,12 +303,7 @@ pub(crate) async fn search_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ReadError> {
-    let request: ListRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ListRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid JSON body: {e}")))?
-    };
-    run_search(state, headers, request).await
+    run_search(state, headers, json_or_default(&body)?).await
 }
 
 /// `GET /api/v2/logs/events`.
@@ -340,11 +344,7 @@ pub(crate) async fn aggregate(
     let started = Instant::now();
     let tenant = authenticate_read(&state, &headers)?;
     let engine = engine(&state)?;
-    let request: AggregateRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::from_str("{}").map_err(|e| bad(e.to_string()))?
-    } else {
-        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid JSON body: {e}")))?
-    };
+    let request: AggregateRequest = json_or_default(&body)?;
     let result = engine.aggregate(&tenant, &request, now_ms()).await?;
     state
         .metrics
