@@ -7,6 +7,8 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use strata_metastore::{KeyKind, Metastore, Quota, SqliteMetastore};
 
+mod segments;
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct DataDirArg {
     /// Data directory.
@@ -25,6 +27,9 @@ pub(crate) enum AdminCommand {
     /// Set a tenant's ingest quota (token buckets; over it, intake answers 429).
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// A tenant's segments: list them, or their sizes per column.
+    #[command(subcommand)]
+    Segments(segments::SegmentsCommand),
     /// Print every stored event of a tenant (flushed and not yet flushed) as
     /// NDJSON on stdout, each exactly once. Reads the WAL and segments
     /// directly: the server must be stopped (the data directory is locked
@@ -53,10 +58,26 @@ pub(crate) enum TenantCommand {
         /// Tenant id.
         name: String,
     },
-    /// List tenants with their quotas.
+    /// List tenants with their quotas and retention.
     List {
         #[command(flatten)]
         dir: DataDirArg,
+    },
+    /// Set how many days a tenant's events are kept (default: the server's
+    /// retention.default_days, 15). A running server drops segments whose
+    /// newest event is older at its next retention pass (retention.interval_secs):
+    /// first from the catalog, then, after compaction.grace_secs, from storage.
+    SetRetention {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Tenant id.
+        name: String,
+        /// Days to keep (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "default")]
+        days: Option<u32>,
+        /// Follow the server default again.
+        #[arg(long)]
+        default: bool,
     },
 }
 
@@ -135,17 +156,41 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Tenant(TenantCommand::List { dir }) => {
             let store = open(&dir).await?;
-            println!("{:<24} {:>16} {:>16}", "TENANT", "EVENTS/S", "BYTES/S");
+            println!(
+                "{:<24} {:>16} {:>16} {:>14}",
+                "TENANT", "EVENTS/S", "BYTES/S", "RETENTION"
+            );
             let fmt = |v: Option<u64>| v.map_or("unlimited".to_string(), |v| v.to_string());
             for tenant in store.list_tenants().await? {
+                let retention = tenant
+                    .retention_days
+                    .map_or("default".to_string(), |d| format!("{d} days"));
                 println!(
-                    "{:<24} {:>16} {:>16}",
+                    "{:<24} {:>16} {:>16} {:>14}",
                     tenant.id,
                     fmt(tenant.quota.events_per_sec),
-                    fmt(tenant.quota.bytes_per_sec)
+                    fmt(tenant.quota.bytes_per_sec),
+                    retention
                 );
             }
         }
+        AdminCommand::Tenant(TenantCommand::SetRetention {
+            dir,
+            name,
+            days,
+            default,
+        }) => {
+            if days.is_none() && !default {
+                bail!("give --days N, or --default to follow the server's retention.default_days");
+            }
+            let store = open(&dir).await?;
+            store.set_retention(&name, days).await?;
+            match days {
+                Some(days) => println!("retention of {name}: {days} days"),
+                None => println!("retention of {name}: the server default"),
+            }
+        }
+        AdminCommand::Segments(command) => segments::run(command).await?,
         AdminCommand::Key(KeyCommand::Create { dir, tenant, kind }) => {
             let store = open(&dir).await?;
             let kind = KeyKind::parse(&kind).context("--kind must be api or app")?;
@@ -226,6 +271,10 @@ async fn export(
         .transpose()?
         .unwrap_or(i64::MAX);
     let locked = strata_server::open_data_dir(data_dir, false)?;
+    let config = crate::load_config_parts(None, Some(data_dir), &[], None)?;
+    let mut config = config;
+    config.storage.cache_max_bytes = 0;
+    let segments = strata_server::open_segment_store(&config)?;
     let store = SqliteMetastore::open(&locked.metastore_path()).await?;
     if !store.list_tenants().await?.iter().any(|t| t.id == tenant) {
         bail!("tenant {tenant} does not exist");
@@ -233,7 +282,7 @@ async fn export(
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
     let stats = strata_index::export(
         &store,
-        &locked.segments_dir(),
+        &segments,
         &locked.wal_dir(),
         tenant,
         from_ns,

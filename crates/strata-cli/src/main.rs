@@ -130,7 +130,23 @@ fn init_tracing(format: LogFormat, level: &str) {
 }
 
 fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
-    let file = match &args.config {
+    load_config_parts(
+        args.config.as_deref(),
+        args.data_dir.as_deref(),
+        &args.set,
+        args.listen.as_deref(),
+    )
+}
+
+/// The configuration from a TOML file, `STRATA_*` variables and `--set`
+/// overrides (then `--data-dir` and `--listen`), as `strata serve` reads it.
+pub(crate) fn load_config_parts(
+    config: Option<&std::path::Path>,
+    data_dir: Option<&std::path::Path>,
+    set: &[String],
+    listen: Option<&str>,
+) -> anyhow::Result<Config> {
+    let file = match config {
         Some(path) => Some(
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         ),
@@ -140,16 +156,16 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
         .filter(|(k, _)| k != "STRATA_LOG")
         .collect();
     let mut overrides = Vec::new();
-    for item in &args.set {
+    for item in set {
         let (key, value) = item
             .split_once('=')
             .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
         overrides.push((key.trim().to_string(), value.trim().to_string()));
     }
-    if let Some(dir) = &args.data_dir {
+    if let Some(dir) = data_dir {
         overrides.push(("data_dir".into(), toml_string(&dir.to_string_lossy())));
     }
-    if let Some(listen) = &args.listen {
+    if let Some(listen) = listen {
         overrides.push(("listen".into(), toml_string(listen)));
     }
     Ok(Config::load(file.as_deref(), &env, &overrides)?)

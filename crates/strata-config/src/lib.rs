@@ -26,6 +26,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod lifecycle;
+
+pub use lifecycle::{
+    CompactionSection, RetentionSection, S3Section, StorageBackend, StorageSection,
+};
+
 /// The default HTTP listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
 
@@ -91,6 +97,12 @@ pub struct Config {
     pub limits: LimitsSection,
     /// Query limits and live tail.
     pub query: QuerySection,
+    /// Where segments are stored, and the read cache.
+    pub storage: StorageSection,
+    /// Background merging of small segments.
+    pub compaction: CompactionSection,
+    /// How long events are kept.
+    pub retention: RetentionSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -200,6 +212,9 @@ impl Default for Config {
             segment: SegmentSection::default(),
             limits: LimitsSection::default(),
             query: QuerySection::default(),
+            storage: StorageSection::default(),
+            compaction: CompactionSection::default(),
+            retention: RetentionSection::default(),
             log: LogSection::default(),
         }
     }
@@ -258,6 +273,24 @@ impl Default for LogSection {
 }
 
 impl Config {
+    /// The local segment directory (`storage.path`, or `DATA_DIR/segments`).
+    pub fn segments_dir(&self) -> PathBuf {
+        if self.storage.path.is_empty() {
+            self.data_dir.join("segments")
+        } else {
+            PathBuf::from(&self.storage.path)
+        }
+    }
+
+    /// The read cache directory (`storage.cache_dir`, or `DATA_DIR/cache`).
+    pub fn cache_dir(&self) -> PathBuf {
+        if self.storage.cache_dir.is_empty() {
+            self.data_dir.join("cache")
+        } else {
+            PathBuf::from(&self.storage.cache_dir)
+        }
+    }
+
     /// A configuration for tests: small memtables so flushes happen quickly.
     pub fn test_config(data_dir: PathBuf) -> Config {
         let mut config = Config {
@@ -415,7 +448,7 @@ impl Config {
                 reason: "must be at least twice limits.max_request_bytes".into(),
             });
         }
-        Ok(())
+        lifecycle::validate(&self.storage, &self.compaction, &self.retention)
     }
 }
 

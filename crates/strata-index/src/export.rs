@@ -11,9 +11,8 @@ use std::path::Path;
 
 use strata_metastore::{Metastore, MetastoreError};
 use strata_segment::SegmentError;
+use strata_storage::{SegmentStore, StorageError};
 use strata_types::event_id;
-
-use crate::SegmentFiles;
 
 /// Export errors.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +26,7 @@ pub enum ExportError {
         /// Relative path.
         path: String,
         /// Cause.
-        source: std::io::Error,
+        source: StorageError,
     },
     /// A segment file could not be decoded.
     #[error("segment {path}: {source}")]
@@ -60,7 +59,7 @@ pub struct ExportStats {
 /// JSON object per line (see `strata_types::Event::to_json`).
 pub async fn export(
     metastore: &dyn Metastore,
-    segments_root: &Path,
+    store: &SegmentStore,
     wal_dir: &Path,
     tenant: &str,
     from_ns: i64,
@@ -68,23 +67,22 @@ pub async fn export(
     out: &mut (dyn Write + Send),
 ) -> Result<ExportStats, ExportError> {
     let mut stats = ExportStats::default();
-    let files = SegmentFiles::new(segments_root.to_path_buf());
     let in_range = |ts: i64| from_ns <= ts && ts <= to_ns;
     for segment in metastore
         .list_segments(Some(tenant), from_ns, to_ns)
         .await?
     {
-        let bytes = files
-            .read(&segment.path)
+        let bytes = store
+            .get(&segment.path)
+            .await
             .map_err(|source| ExportError::SegmentIo {
                 path: segment.path.clone(),
                 source,
             })?;
-        let rows =
-            strata_segment::read_segment(bytes.into()).map_err(|source| ExportError::Segment {
-                path: segment.path.clone(),
-                source,
-            })?;
+        let rows = strata_segment::read_segment(bytes).map_err(|source| ExportError::Segment {
+            path: segment.path.clone(),
+            source,
+        })?;
         stats.segments += 1;
         for row in rows.iter().filter(|r| in_range(r.event.timestamp_ns)) {
             serde_json::to_writer(&mut *out, &row.event.to_json(&row.id))

@@ -9,7 +9,8 @@ use strata_metastore::{Metastore, MetastoreError, SegmentRecord};
 use strata_segment::{write_segment_refs, SegmentError, SegmentOptions, SegmentRow};
 use strata_types::{event_id, hour_bucket, Event, TenantId};
 
-use crate::SegmentFiles;
+use bytes::Bytes;
+use strata_storage::{SegmentStore, StorageError};
 
 /// Flush errors. A failed flush loses nothing: the frozen memtable stays,
 /// rows and all, and is retried.
@@ -21,6 +22,12 @@ pub enum IndexError {
     /// Writing the file failed.
     #[error("segment write failed: {0}")]
     Io(#[from] std::io::Error),
+    /// Object storage failed.
+    #[error("segment storage failed: {0}")]
+    Storage(#[from] StorageError),
+    /// A stored segment disagrees with the catalog.
+    #[error("segment corrupt: {0}")]
+    Corrupt(String),
     /// Registering the segments failed.
     #[error("segment registration failed: {0}")]
     Metastore(#[from] MetastoreError),
@@ -196,7 +203,7 @@ pub struct Index {
     total_events: AtomicU64,
     config: IndexConfig,
     metastore: Arc<dyn Metastore>,
-    files: SegmentFiles,
+    store: SegmentStore,
     flush_lock: tokio::sync::Mutex<()>,
 }
 
@@ -208,15 +215,15 @@ fn now_ms() -> i64 {
 }
 
 impl Index {
-    /// An empty index writing segments to `files` and registering them in `metastore`.
-    pub fn new(config: IndexConfig, metastore: Arc<dyn Metastore>, files: SegmentFiles) -> Index {
+    /// An empty index writing segments to `store` and registering them in `metastore`.
+    pub fn new(config: IndexConfig, metastore: Arc<dyn Metastore>, store: SegmentStore) -> Index {
         Index {
             state: Mutex::new(State::default()),
             total_bytes: AtomicU64::new(0),
             total_events: AtomicU64::new(0),
             config,
             metastore,
-            files,
+            store,
             flush_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -300,6 +307,62 @@ impl Index {
             segments: table.segments.clone(),
             chunks,
         }
+    }
+
+    /// The segment store.
+    pub fn store(&self) -> &SegmentStore {
+        &self.store
+    }
+
+    /// The metastore.
+    pub fn metastore(&self) -> Arc<dyn Metastore> {
+        Arc::clone(&self.metastore)
+    }
+
+    /// A tenant's registered segments (the in-memory catalog).
+    pub fn catalog(&self, tenant: &str) -> Vec<Arc<SegmentRecord>> {
+        self.lock()
+            .tenants
+            .get(tenant)
+            .map(|t| t.segments.clone())
+            .unwrap_or_default()
+    }
+
+    /// Segments, rows and bytes of every tenant's catalog.
+    pub fn catalog_totals(&self) -> (u64, u64, u64) {
+        let state = self.lock();
+        let mut totals = (0, 0, 0);
+        for segment in state.tenants.values().flat_map(|t| t.segments.iter()) {
+            totals.0 += 1;
+            totals.1 += segment.rows;
+            totals.2 += segment.size_bytes;
+        }
+        totals
+    }
+
+    /// Ids of every registered segment.
+    pub fn catalog_ids(&self) -> std::collections::HashSet<String> {
+        let state = self.lock();
+        state
+            .tenants
+            .values()
+            .flat_map(|t| t.segments.iter().map(|s| s.id.clone()))
+            .collect()
+    }
+
+    /// Replaces segments `removed` (ids) of `tenant` by `added` in the
+    /// in-memory catalog, under the lock [`Index::snapshot`] takes: a
+    /// snapshot sees the old set or the new one. Call after the same swap
+    /// committed in the metastore.
+    pub fn swap_segments(&self, tenant: &str, removed: &[String], added: Vec<SegmentRecord>) {
+        let removed: std::collections::HashSet<&str> = removed.iter().map(String::as_str).collect();
+        let mut state = self.lock();
+        let table = state
+            .tenants
+            .entry(tenant.to_string())
+            .or_insert_with(TenantTable::new);
+        table.segments.retain(|s| !removed.contains(s.id.as_str()));
+        table.segments.extend(added.into_iter().map(Arc::new));
     }
 
     /// Tenants the index holds anything for.
@@ -431,12 +494,12 @@ impl Index {
             (frozen.memtable.chunks.clone(), frozen.max_seq)
         };
         let started = Instant::now();
-        let files = self.files.clone();
+        let store = self.store.clone();
         let options = self.config.segment;
         let owned_tenant = tenant.to_string();
         let written = tokio::task::spawn_blocking(move || {
             let refs: Vec<&SegmentRow> = rows.iter().flat_map(|c| c.rows.iter()).collect();
-            write_rows(&owned_tenant, refs, &options, &files)
+            write_rows(&owned_tenant, refs, &options, &store)
         })
         .await
         .map_err(|e| IndexError::Task(e.to_string()))
@@ -451,11 +514,11 @@ impl Index {
                 // An earlier attempt did commit: its segments hold these rows
                 // (and are in the catalog since that attempt).
                 Err(MetastoreError::AlreadyRegistered { .. }) => {
-                    self.remove_files(&records);
+                    self.remove_files(&records).await;
                     Ok(Vec::new())
                 }
                 Err(error) => {
-                    self.remove_files(&records);
+                    self.remove_files(&records).await;
                     Err(IndexError::from(error))
                 }
             },
@@ -493,9 +556,9 @@ impl Index {
 
     /// Best-effort removal of segment files that were never registered (a
     /// crash before this leaves them to the orphan sweep at start).
-    fn remove_files(&self, records: &[SegmentRecord]) {
+    async fn remove_files(&self, records: &[SegmentRecord]) {
         for record in records {
-            if let Err(error) = std::fs::remove_file(self.files.absolute(&record.path)) {
+            if let Err(error) = self.store.delete(&record.path).await {
                 tracing::warn!(path = %record.path, %error, "could not remove an unregistered segment file");
             }
         }
@@ -507,7 +570,7 @@ fn write_rows(
     tenant: &str,
     rows: Vec<&SegmentRow>,
     options: &SegmentOptions,
-    files: &SegmentFiles,
+    store: &SegmentStore,
 ) -> Result<Vec<SegmentRecord>, IndexError> {
     let mut parts: Vec<(i64, Vec<&SegmentRow>)> = Vec::new();
     for (bucket, rows) in split_by_hour(rows) {
@@ -531,7 +594,7 @@ fn write_rows(
             let handles: Vec<_> = wave
                 .into_iter()
                 .map(|(bucket, rows)| {
-                    scope.spawn(move || write_one(tenant, bucket, rows, options, files))
+                    scope.spawn(move || write_one(tenant, bucket, rows, options, store))
                 })
                 .collect();
             handles
@@ -554,13 +617,13 @@ fn write_one(
     bucket: i64,
     rows: Vec<&SegmentRow>,
     options: &SegmentOptions,
-    files: &SegmentFiles,
+    store: &SegmentStore,
 ) -> Result<SegmentRecord, IndexError> {
     let id = uuid::Uuid::now_v7().to_string();
-    let path = SegmentFiles::relative_path(tenant, bucket, &id);
+    let path = SegmentStore::segment_path(tenant, bucket, &id);
     let mut buffer = Vec::new();
     let meta = write_segment_refs(&rows, options, &mut buffer)?;
-    let size = files.write_durably(&path, &buffer)?;
+    let size = store.put_blocking(&path, Bytes::from(buffer))?;
     Ok(SegmentRecord {
         id,
         tenant: tenant.to_string(),

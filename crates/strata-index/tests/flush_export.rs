@@ -59,7 +59,7 @@ async fn exported(f: &Fixture, tenant: &str) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     export(
         f.metastore.as_ref(),
-        &f.root.join("segments"),
+        f.index.store(),
         &f.root.join("wal"),
         tenant,
         i64::MIN,

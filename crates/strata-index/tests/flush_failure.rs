@@ -12,7 +12,8 @@ mod common;
 use async_trait::async_trait;
 use strata_index::export;
 use strata_metastore::{
-    KeyInfo, KeyKind, Metastore, MetastoreError, Quota, SegmentRecord, SqliteMetastore, Tenant,
+    KeyInfo, KeyKind, Metastore, MetastoreError, PendingDeletion, Quota, SegmentRecord,
+    SqliteMetastore, Tenant,
 };
 use strata_types::{batch, Event};
 
@@ -72,6 +73,31 @@ impl Metastore for Flaky {
     }
     async fn checkpoints(&self) -> Result<HashMap<String, u64>, MetastoreError> {
         self.inner.checkpoints().await
+    }
+    async fn set_retention(&self, tenant: &str, days: Option<u32>) -> Result<(), MetastoreError> {
+        self.inner.set_retention(tenant, days).await
+    }
+    async fn replace_segments(
+        &self,
+        tenant: &str,
+        remove: &[String],
+        add: &[SegmentRecord],
+        delete_after_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), MetastoreError> {
+        self.inner
+            .replace_segments(tenant, remove, add, delete_after_ms, now_ms)
+            .await
+    }
+    async fn pending_deletions(
+        &self,
+        now_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PendingDeletion>, MetastoreError> {
+        self.inner.pending_deletions(now_ms, limit).await
+    }
+    async fn forget_deletions(&self, paths: &[String]) -> Result<(), MetastoreError> {
+        self.inner.forget_deletions(paths).await
     }
 }
 
@@ -147,7 +173,7 @@ async fn failed_registration_is_retried_without_loss_or_duplicates() {
     let mut out = Vec::new();
     let stats = export(
         &*store,
-        &root.join("segments"),
+        index.store(),
         &root.join("wal"),
         "a",
         i64::MIN,

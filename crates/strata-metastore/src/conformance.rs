@@ -21,6 +21,138 @@ pub async fn run_all(store: &dyn Metastore) {
     tenants(store).await;
     keys(store).await;
     segments_and_checkpoints(store).await;
+    retention(store).await;
+    replace_and_deletions(store).await;
+}
+
+async fn retention(store: &dyn Metastore) {
+    let tenant = |tenants: Vec<crate::Tenant>| {
+        tenants
+            .into_iter()
+            .find(|t| t.id == "conf-a")
+            .expect("conf-a listed")
+    };
+    let before = tenant(store.list_tenants().await.expect("list"));
+    assert_eq!(
+        before.retention_days, None,
+        "default retention is the node's"
+    );
+    store
+        .set_retention("conf-a", Some(3))
+        .await
+        .expect("set retention");
+    let after = tenant(store.list_tenants().await.expect("list"));
+    assert_eq!(after.retention_days, Some(3));
+    assert_eq!(
+        after.quota, before.quota,
+        "retention leaves the quota alone"
+    );
+    store.set_retention("conf-a", None).await.expect("reset");
+    assert_eq!(
+        tenant(store.list_tenants().await.expect("list")).retention_days,
+        None
+    );
+    assert!(matches!(
+        store.set_retention("nope", Some(1)).await,
+        Err(MetastoreError::TenantNotFound(_))
+    ));
+}
+
+async fn replace_and_deletions(store: &dyn Metastore) {
+    let ids = |segments: Vec<SegmentRecord>| {
+        let mut ids: Vec<String> = segments.into_iter().map(|s| s.id).collect();
+        ids.sort();
+        ids
+    };
+    let list = || store.list_segments(Some("conf-a"), i64::MIN, i64::MAX);
+    // conf-a holds s1 and s2 (segments_and_checkpoints); merge them into m1.
+    let merged = segment("conf-a", "m1", 100, 400);
+    let checkpoint = store.checkpoints().await.expect("checkpoints");
+    store
+        .replace_segments(
+            "conf-a",
+            &["s1".to_string(), "s2".to_string()],
+            std::slice::from_ref(&merged),
+            500,
+            2,
+        )
+        .await
+        .expect("replace");
+    assert_eq!(ids(list().await.expect("list")), vec!["m1"]);
+    assert_eq!(
+        store.checkpoints().await.expect("checkpoints"),
+        checkpoint,
+        "a swap leaves checkpoints alone"
+    );
+    // A second swap naming a segment that is gone changes nothing.
+    let gone = store
+        .replace_segments(
+            "conf-a",
+            &["m1".to_string(), "s1".to_string()],
+            &[segment("conf-a", "m2", 100, 400)],
+            600,
+            3,
+        )
+        .await;
+    assert!(matches!(gone, Err(MetastoreError::SegmentGone { .. })));
+    assert_eq!(ids(list().await.expect("list")), vec!["m1"]);
+    // Another tenant's segment cannot be replaced through this tenant.
+    let foreign = store
+        .replace_segments("conf-a", &["s3".to_string()], &[], 600, 3)
+        .await;
+    assert!(matches!(foreign, Err(MetastoreError::SegmentGone { .. })));
+    assert_eq!(
+        store
+            .list_segments(Some("conf-b"), i64::MIN, i64::MAX)
+            .await
+            .expect("list b")
+            .len(),
+        1
+    );
+    // The replaced objects wait for their deadline.
+    assert!(store
+        .pending_deletions(Some(499), 10)
+        .await
+        .expect("due")
+        .is_empty());
+    let due = store.pending_deletions(Some(500), 10).await.expect("due");
+    let mut paths: Vec<String> = due.iter().map(|d| d.path.clone()).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec!["conf-a/0/s1.parquet", "conf-a/0/s2.parquet"],
+        "both inputs queued"
+    );
+    assert!(due
+        .iter()
+        .all(|d| d.tenant == "conf-a" && d.delete_after_ms == 500));
+    assert_eq!(
+        store.pending_deletions(None, 1).await.expect("all").len(),
+        1
+    );
+    store
+        .forget_deletions(&paths[..1])
+        .await
+        .expect("forget one");
+    assert_eq!(
+        store.pending_deletions(None, 10).await.expect("all").len(),
+        1
+    );
+    // Retention: drop with nothing added.
+    store
+        .replace_segments("conf-a", &["m1".to_string()], &[], 700, 4)
+        .await
+        .expect("drop");
+    assert!(list().await.expect("list").is_empty());
+    let pending = store.pending_deletions(None, 10).await.expect("all");
+    assert_eq!(pending.len(), 2);
+    let all: Vec<String> = pending.into_iter().map(|d| d.path).collect();
+    store.forget_deletions(&all).await.expect("forget");
+    assert!(store
+        .pending_deletions(None, 10)
+        .await
+        .expect("all")
+        .is_empty());
 }
 
 async fn tenants(store: &dyn Metastore) {

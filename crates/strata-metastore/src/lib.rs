@@ -46,6 +46,15 @@ pub enum MetastoreError {
     /// No key has this id.
     #[error("key {0} not found")]
     KeyNotFound(String),
+    /// A segment to replace is no longer in the catalog (another compaction
+    /// or retention pass replaced it first); nothing changed.
+    #[error("segment {segment} of tenant {tenant} is no longer in the catalog")]
+    SegmentGone {
+        /// Tenant.
+        tenant: String,
+        /// The missing segment id.
+        segment: String,
+    },
     /// The tenant's checkpoint is already at or past this registration's:
     /// these events are registered (a retry of a commit that succeeded).
     #[error("segments up to WAL seq {checkpoint_seq} of tenant {tenant} are already registered")]
@@ -106,6 +115,9 @@ pub struct Tenant {
     pub created_at_ms: i64,
     /// Ingest quota.
     pub quota: Quota,
+    /// Retention in days; `None` follows the node default
+    /// (`retention.default_days`).
+    pub retention_days: Option<u32>,
 }
 
 /// A key row (never the secret).
@@ -144,6 +156,17 @@ pub struct SegmentRecord {
     pub rows: u64,
     /// File size in bytes.
     pub size_bytes: u64,
+}
+
+/// A storage object that left the catalog and waits for its deletion time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDeletion {
+    /// Object path relative to the segment store root.
+    pub path: String,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Not deleted before this time, ms since the epoch.
+    pub delete_after_ms: i64,
 }
 
 /// The catalog. All methods are transactional on their own.
@@ -186,4 +209,30 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<SegmentRecord>>;
     /// Every tenant's WAL checkpoint.
     async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>>;
+    /// Sets a tenant's retention in days (`None`: the node default).
+    async fn set_retention(&self, tenant: &str, days: Option<u32>) -> Result<()>;
+    /// In ONE transaction: removes the segments `remove` (ids) of `tenant`
+    /// from the catalog, queues their objects for deletion after
+    /// `delete_after_ms`, and registers `add`. Compaction swaps its inputs for
+    /// its output with it; retention drops expired segments with an empty
+    /// `add`. If any id of `remove` is not in the catalog, nothing changes
+    /// and the answer is [`MetastoreError::SegmentGone`]. The WAL checkpoint
+    /// is not touched: the rows were already registered.
+    async fn replace_segments(
+        &self,
+        tenant: &str,
+        remove: &[String],
+        add: &[SegmentRecord],
+        delete_after_ms: i64,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Queued deletions, oldest deadline first; only those due at `now_ms`
+    /// when it is `Some`, at most `limit`.
+    async fn pending_deletions(
+        &self,
+        now_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PendingDeletion>>;
+    /// Forgets queued deletions whose objects are gone.
+    async fn forget_deletions(&self, paths: &[String]) -> Result<()>;
 }

@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 use strata_types::{is_valid_tenant_id, TenantId};
 
 use crate::{
-    generate_secret, hash_secret, KeyInfo, KeyKind, Metastore, MetastoreError, Quota, Result,
-    SegmentRecord, Tenant,
+    generate_secret, hash_secret, KeyInfo, KeyKind, Metastore, MetastoreError, PendingDeletion,
+    Quota, Result, SegmentRecord, Tenant,
 };
 
 /// SQLite-backed [`Metastore`]. `synchronous = FULL`, so a registered
@@ -63,7 +63,9 @@ impl SqliteMetastore {
 fn tenant_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Tenant> {
     let events: Option<i64> = row.try_get("events_per_sec")?;
     let bytes: Option<i64> = row.try_get("bytes_per_sec")?;
+    let retention: Option<i64> = row.try_get("retention_days")?;
     Ok(Tenant {
+        retention_days: retention.and_then(|v| u32::try_from(v).ok()),
         id: row.try_get("id")?,
         created_at_ms: row.try_get("created_at_ms")?,
         quota: Quota {
@@ -105,6 +107,30 @@ fn segment_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SegmentRecord> {
     })
 }
 
+async fn insert_segment(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant: &str,
+    segment: &SegmentRecord,
+    now_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO segments (id, tenant_id, path, hour_bucket_ns, min_ts_ns, max_ts_ns, rows, size_bytes, created_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&segment.id)
+    .bind(tenant)
+    .bind(&segment.path)
+    .bind(segment.hour_bucket_ns)
+    .bind(segment.min_ts_ns)
+    .bind(segment.max_ts_ns)
+    .bind(to_i64(segment.rows))
+    .bind(to_i64(segment.size_bytes))
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -128,6 +154,7 @@ impl Metastore for SqliteMetastore {
             id: id.to_string(),
             created_at_ms: now_ms,
             quota: Quota::default(),
+            retention_days: None,
         })
     }
 
@@ -246,21 +273,7 @@ impl Metastore for SqliteMetastore {
             });
         }
         for segment in segments {
-            sqlx::query(
-                "INSERT INTO segments (id, tenant_id, path, hour_bucket_ns, min_ts_ns, max_ts_ns, rows, size_bytes, created_at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&segment.id)
-            .bind(tenant)
-            .bind(&segment.path)
-            .bind(segment.hour_bucket_ns)
-            .bind(segment.min_ts_ns)
-            .bind(segment.max_ts_ns)
-            .bind(to_i64(segment.rows))
-            .bind(to_i64(segment.size_bytes))
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+            insert_segment(&mut tx, tenant, segment, now_ms).await?;
         }
         sqlx::query(
             "INSERT INTO checkpoints (tenant_id, wal_seq) VALUES (?, ?) \
@@ -313,6 +326,97 @@ impl Metastore for SqliteMetastore {
             out.insert(row.try_get("tenant_id")?, u64::try_from(seq).unwrap_or(0));
         }
         Ok(out)
+    }
+
+    async fn set_retention(&self, tenant: &str, days: Option<u32>) -> Result<()> {
+        let updated = sqlx::query("UPDATE tenants SET retention_days = ? WHERE id = ?")
+            .bind(days.map(i64::from))
+            .bind(tenant)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(MetastoreError::TenantNotFound(tenant.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn replace_segments(
+        &self,
+        tenant: &str,
+        remove: &[String],
+        add: &[SegmentRecord],
+        delete_after_ms: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        // BEGIN IMMEDIATE semantics: sqlx starts a deferred transaction, but
+        // the first statement below writes, so concurrent swaps serialise.
+        let mut tx = self.pool.begin().await?;
+        for id in remove {
+            let path: Option<String> = sqlx::query_scalar(
+                "DELETE FROM segments WHERE id = ? AND tenant_id = ? RETURNING path",
+            )
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(path) = path else {
+                tx.rollback().await?;
+                return Err(MetastoreError::SegmentGone {
+                    tenant: tenant.to_string(),
+                    segment: id.clone(),
+                });
+            };
+            sqlx::query(
+                "INSERT INTO pending_deletions (path, tenant_id, delete_after_ms) VALUES (?, ?, ?) \
+                 ON CONFLICT(path) DO UPDATE SET delete_after_ms = MAX(delete_after_ms, excluded.delete_after_ms)",
+            )
+            .bind(&path)
+            .bind(tenant)
+            .bind(delete_after_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for segment in add {
+            insert_segment(&mut tx, tenant, segment, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_deletions(
+        &self,
+        now_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PendingDeletion>> {
+        let rows = sqlx::query(
+            "SELECT path, tenant_id, delete_after_ms FROM pending_deletions \
+             WHERE delete_after_ms <= ? ORDER BY delete_after_ms, path LIMIT ?",
+        )
+        .bind(now_ms.unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingDeletion {
+                    path: row.try_get("path")?,
+                    tenant: row.try_get("tenant_id")?,
+                    delete_after_ms: row.try_get("delete_after_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_deletions(&self, paths: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for path in paths {
+            sqlx::query("DELETE FROM pending_deletions WHERE path = ?")
+                .bind(path)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 

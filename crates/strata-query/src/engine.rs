@@ -1,4 +1,4 @@
-//! The engine: what every query shares (the index, segment files, limits),
+//! The engine: what every query shares (the index, segment store, limits),
 //! and the scan of a tenant's data that search, aggregation and SQL build on.
 
 use std::collections::HashMap;
@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
 use parquet::arrow::ProjectionMask;
-use parquet::file::metadata::ParquetMetaDataReader;
-use strata_index::{Index, MemChunk, SegmentFiles, Snapshot};
+use strata_index::{Index, MemChunk, Snapshot};
 use strata_metastore::SegmentRecord;
 use strata_segment::SegmentRow;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -107,6 +106,8 @@ impl Source {
 /// Cached per-segment facts read from its footer.
 #[derive(Debug)]
 pub(crate) struct SegmentInfo {
+    /// The parsed footer, reused by every read of the segment.
+    pub(crate) metadata: ArrowReaderMetadata,
     pub(crate) skip: Option<strata_segment::SkipIndex>,
     /// `(column name, Arrow type)` of its `@` attribute columns.
     pub(crate) attribute_columns: Vec<(String, arrow_schema::DataType)>,
@@ -116,22 +117,30 @@ pub(crate) struct SegmentInfo {
 #[derive(Debug)]
 pub struct Engine {
     index: Arc<Index>,
-    files: SegmentFiles,
     limits: QueryLimits,
     running: Mutex<HashMap<String, Arc<Semaphore>>>,
     infos: Mutex<HashMap<String, Arc<SegmentInfo>>>,
 }
 
 impl Engine {
-    /// An engine reading `index`'s memtables and the segment files under `files`.
-    pub fn new(index: Arc<Index>, files: SegmentFiles, limits: QueryLimits) -> Engine {
+    /// An engine reading `index`'s memtables and catalog, and its segments
+    /// through the index's segment store.
+    pub fn new(index: Arc<Index>, limits: QueryLimits) -> Engine {
         Engine {
             index,
-            files,
             limits,
             running: Mutex::new(HashMap::new()),
             infos: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forgets the cached footers of segments that are not in `live` (ids):
+    /// call after compaction or retention changed the catalog.
+    pub fn retain_segments(&self, live: &std::collections::HashSet<String>) {
+        self.infos
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| live.contains(id));
     }
 
     /// The limits in force.
@@ -177,10 +186,12 @@ impl Engine {
         {
             return Ok(Arc::clone(info));
         }
-        let metadata = std::fs::File::open(self.files.absolute(&record.path))
-            .map_err(parquet::errors::ParquetError::from)
-            .and_then(|file| ParquetMetaDataReader::new().parse_and_finish(&file))
+        let reader_metadata = self
+            .index
+            .store()
+            .read_metadata_blocking(&record.path, record.size_bytes)
             .map_err(|e| QueryError::Storage(format!("segment {} footer: {e}", record.path)))?;
+        let metadata = reader_metadata.metadata();
         let kv = metadata
             .file_metadata()
             .key_value_metadata()
@@ -188,12 +199,8 @@ impl Engine {
             .unwrap_or_default();
         let skip = strata_segment::SkipIndex::from_key_value_metadata(&kv)
             .map_err(|e| QueryError::Storage(format!("segment {} skip index: {e}", record.path)))?;
-        let schema = parquet::arrow::parquet_to_arrow_schema(
-            metadata.file_metadata().schema_descr(),
-            metadata.file_metadata().key_value_metadata(),
-        )
-        .map_err(|e| QueryError::Storage(format!("segment {} schema: {e}", record.path)))?;
-        let attribute_columns = schema
+        let attribute_columns = reader_metadata
+            .schema()
             .fields()
             .iter()
             .filter(|f| {
@@ -203,6 +210,7 @@ impl Engine {
             .map(|f| (f.name().clone(), f.data_type().clone()))
             .collect();
         let info = Arc::new(SegmentInfo {
+            metadata: reader_metadata.clone(),
             skip,
             attribute_columns,
         });
@@ -333,25 +341,31 @@ impl Engine {
         needs: &Needs,
         selection: Option<RowSelection>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, QueryError>>, QueryError> {
-        // A local file reads only the footer and the projected column chunks.
-        let file = std::fs::File::open(self.files.absolute(&record.path))
-            .map_err(|e| QueryError::Storage(format!("opening segment {}: {e}", record.path)))?;
+        // Reads only the projected column chunks (the footer is cached in
+        // the segment's info; remote byte ranges go through the read cache).
+        let info = self.segment_info(record)?;
+        let metadata = &info.metadata;
+        let projection = (!needs.is_all()).then(|| {
+            let roots = needs.roots(metadata.schema());
+            ProjectionMask::roots(metadata.metadata().file_metadata().schema_descr(), roots)
+        });
         let path = record.path.clone();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|builder| {
-                let mut builder = builder.with_batch_size(SCAN_BATCH_ROWS);
-                if let Some(selection) = selection {
-                    builder = builder.with_row_selection(selection);
-                }
-                if !needs.is_all() {
-                    let roots = needs.roots(builder.schema());
-                    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-                    builder = builder.with_projection(mask);
-                }
-                builder.build()
-            })
+        let batches = self
+            .index
+            .store()
+            .read_batches_blocking(
+                &record.path,
+                record.size_bytes,
+                metadata,
+                projection,
+                selection,
+                SCAN_BATCH_ROWS,
+            )
             .map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))?;
-        Ok(reader.map(move |b| b.map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))))
+        Ok(
+            batches
+                .map(move |b| b.map_err(|e| QueryError::Storage(format!("segment {path}: {e}")))),
+        )
     }
 }
 

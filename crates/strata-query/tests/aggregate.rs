@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use strata_index::{Index, IndexConfig, SegmentFiles};
+use strata_index::{Index, IndexConfig};
 use strata_metastore::{Metastore, SqliteMetastore};
 use strata_query::{
     AggregateRequest, AggregateResponse, Completeness, Engine, QueryError, QueryLimits,
@@ -108,7 +108,13 @@ async fn index(root: &Path) -> Arc<Index> {
             },
         },
         metastore as Arc<dyn Metastore>,
-        SegmentFiles::new(root.join("segments")),
+        strata_storage::SegmentStore::open(
+            &strata_storage::Backend::Local {
+                root: root.join("segments"),
+            },
+            None,
+        )
+        .unwrap(),
     ))
 }
 
@@ -133,11 +139,7 @@ async fn fixture_with(limits: QueryLimits) -> Fixture {
     assert_eq!(index.flush_due(true).await.unwrap().segments, 2);
     index.apply(5, TENANT, all[45..].to_vec());
     index.apply(6, TENANT, vec![late]);
-    let engine = Arc::new(Engine::new(
-        index,
-        SegmentFiles::new(root.join("segments")),
-        limits,
-    ));
+    let engine = Arc::new(Engine::new(index, limits));
     Fixture { _dir: dir, engine }
 }
 

@@ -23,7 +23,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use reference::Stored;
 use serde_json::{json, Value};
-use strata_index::{Index, IndexConfig, SegmentFiles};
+use strata_index::{Index, IndexConfig};
 use strata_metastore::{Metastore, SqliteMetastore};
 use strata_query::{
     AggregateRequest, Completeness, Engine, Field, Predicate, Query, QueryLimits, SearchParams,
@@ -104,7 +104,13 @@ async fn new_index(root: &Path) -> Arc<Index> {
             },
         },
         Arc::new(metastore) as Arc<dyn Metastore>,
-        SegmentFiles::new(root.join("segments")),
+        strata_storage::SegmentStore::open(
+            &strata_storage::Backend::Local {
+                root: root.join("segments"),
+            },
+            None,
+        )
+        .unwrap(),
     ))
 }
 
@@ -128,11 +134,7 @@ async fn build(records: &[Record]) -> Fixture {
             index.flush_due(true).await.unwrap();
         }
     }
-    let engine = Arc::new(Engine::new(
-        Arc::clone(&index),
-        SegmentFiles::new(dir.path().join("segments")),
-        QueryLimits::default(),
-    ));
+    let engine = Arc::new(Engine::new(Arc::clone(&index), QueryLimits::default()));
     Fixture {
         _dir: dir,
         index,

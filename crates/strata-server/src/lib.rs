@@ -18,12 +18,14 @@
 mod bootstrap;
 mod error;
 mod intake;
+mod lifecycle;
 mod listener;
 mod metrics;
 mod query_api;
 mod state;
+mod storage_metrics;
 mod tail;
 
 pub use bootstrap::{BootstrapKeys, BOOTSTRAP_FILE};
 pub use metrics::Metrics;
-pub use state::{open_data_dir, DataDir, ServeError, Server};
+pub use state::{open_data_dir, open_segment_store, DataDir, ServeError, Server};

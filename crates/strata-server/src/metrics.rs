@@ -48,6 +48,8 @@ pub struct Metrics {
     pub segment_bytes: IntGauge,
     /// `strata_segment_events`: events in registered segments.
     pub segment_events: IntGauge,
+    /// Object store, read cache, compaction and retention.
+    pub storage: crate::storage_metrics::StorageMetrics,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -59,23 +61,40 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
     metric
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+pub(crate) fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), labels)
         .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     register(registry, metric)
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+pub(crate) fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     register(
         registry,
         IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}")),
     )
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+pub(crate) fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+) -> Histogram {
     let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
         .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     register(registry, metric)
+}
+
+pub(crate) fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    register(
+        registry,
+        IntCounter::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}")),
+    )
 }
 
 impl Metrics {
@@ -168,6 +187,7 @@ impl Metrics {
                 "strata_tail_subscribers",
                 "Open live-tail streams",
             ),
+            storage: crate::storage_metrics::StorageMetrics::new(&registry, seconds.clone()),
             flush_seconds: histogram(
                 &registry,
                 "strata_flush_seconds",

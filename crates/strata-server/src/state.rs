@@ -1,6 +1,6 @@
 //! Process lifecycle: data directory, recovery, background tasks, shutdown.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use strata_config::Config;
-use strata_index::{Index, IndexConfig, SegmentFiles};
+use strata_index::{Index, IndexConfig};
 use strata_ingest::TokenBucket;
 use strata_metastore::{KeyRing, Metastore, SqliteMetastore};
 use strata_segment::SegmentOptions;
@@ -49,6 +49,12 @@ pub enum ServeError {
     /// Invalid configuration.
     #[error(transparent)]
     Config(#[from] strata_config::ConfigError),
+    /// The segment store cannot be opened or read.
+    #[error("segment storage: {0}")]
+    Storage(#[from] strata_storage::StorageError),
+    /// The orphan sweep at start failed.
+    #[error("segment storage: {0}")]
+    Index(#[from] strata_index::IndexError),
 }
 
 /// A data directory held exclusively by this process (advisory lock on
@@ -69,10 +75,43 @@ impl DataDir {
     pub fn wal_dir(&self) -> PathBuf {
         self.path.join("wal")
     }
-    /// The segment root.
-    pub fn segments_dir(&self) -> PathBuf {
-        self.path.join("segments")
-    }
+}
+
+/// Opens the segment store `config` names: the local directory
+/// (`storage.path`, default `DATA_DIR/segments`), or an S3-compatible bucket
+/// with a read cache of byte ranges in `storage.cache_dir`.
+pub fn open_segment_store(config: &Config) -> Result<strata_storage::SegmentStore, ServeError> {
+    use strata_config::StorageBackend;
+    use strata_storage::{Backend, CacheOptions, S3Options, SegmentStore};
+    let section = &config.storage;
+    let store = match section.backend {
+        StorageBackend::Local => SegmentStore::open(
+            &Backend::Local {
+                root: config.segments_dir(),
+            },
+            None,
+        )?,
+        StorageBackend::S3 => {
+            let s3 = &section.s3;
+            let some = |v: &String| (!v.is_empty()).then(|| v.clone());
+            let backend = Backend::S3(S3Options {
+                endpoint: some(&s3.endpoint),
+                bucket: s3.bucket.clone(),
+                prefix: s3.prefix.clone(),
+                region: s3.region.clone(),
+                access_key_id: some(&s3.access_key_id),
+                secret_access_key: some(&s3.secret_access_key),
+                path_style: s3.path_style,
+                allow_http: s3.allow_http,
+            });
+            let cache = (section.cache_max_bytes > 0).then(|| CacheOptions {
+                dir: config.cache_dir(),
+                max_bytes: section.cache_max_bytes,
+            });
+            SegmentStore::open(&backend, cache)?
+        }
+    };
+    Ok(store)
 }
 
 /// Locks `path` (creating it when `create`), or fails clearly when another
@@ -176,6 +215,14 @@ impl AppState {
             self.metrics
                 .memtable_events
                 .set(core.index.memtable_events() as i64);
+            let (segments, rows, bytes) = core.index.catalog_totals();
+            self.metrics.segments.set(segments as i64);
+            self.metrics.segment_events.set(rows as i64);
+            self.metrics.segment_bytes.set(bytes as i64);
+            let store = core.index.store();
+            self.metrics
+                .storage
+                .observe_store(store.stats(), store.cache_stats());
         }
         self.metrics
             .inflight_bytes
@@ -268,10 +315,19 @@ impl Server {
             Ok::<(), std::io::Error>(())
         });
 
+        let store = open_segment_store(&config)?;
+        tracing::info!(store = %store.describe(), "segment store");
+        let orphans = strata_index::lifecycle::remove_orphans(metastore.as_ref(), &store).await?;
+        if orphans > 0 {
+            tracing::warn!(
+                orphans,
+                "removed unregistered segment objects left by a crash"
+            );
+        }
         let recovery_state = Arc::clone(&state);
-        let dirs = (data_dir.wal_dir(), data_dir.segments_dir());
+        let wal_dir = data_dir.wal_dir();
         let core = tokio::task::spawn_blocking(move || {
-            recover(&recovery_state, &dirs.0, &dirs.1, repair_wal)
+            recover(&recovery_state, &wal_dir, store, repair_wal)
         })
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
@@ -286,12 +342,17 @@ impl Server {
         let _ = state.core.set(core);
         tracing::info!("ready");
 
+        let lifecycle = tokio::spawn(crate::lifecycle::lifecycle_loop(
+            Arc::clone(&state),
+            stop_rx.clone(),
+        ));
         let background = tokio::spawn(background_loop(Arc::clone(&state), stop_rx));
         let served = http
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
         let _ = stop_tx.send(true);
         let _ = background.await;
+        let _ = lifecycle.await;
         served?;
 
         tracing::info!("flushing memtables before exit");
@@ -312,11 +373,11 @@ impl Server {
 }
 
 /// WAL recovery: replays every record past its tenant's checkpoint into the
-/// memtables, removes orphan segment files, then starts the WAL writer.
+/// memtables, then starts the WAL writer.
 fn recover(
     state: &Arc<AppState>,
     wal_dir: &Path,
-    segments_dir: &Path,
+    store: strata_storage::SegmentStore,
     repair_wal: bool,
 ) -> Result<Core, ServeError> {
     let started = Instant::now();
@@ -327,18 +388,6 @@ fn recover(
         let segments = metastore.list_segments(None, i64::MIN, i64::MAX).await?;
         Ok::<_, ServeError>((checkpoints, segments))
     })?;
-    let files = SegmentFiles::new(segments_dir.to_path_buf());
-    let known: HashSet<String> = segments.iter().map(|s| s.path.clone()).collect();
-    let orphans = files.remove_orphans(&known)?;
-    state.metrics.segments.set(segments.len() as i64);
-    state
-        .metrics
-        .segment_bytes
-        .set(segments.iter().map(|s| s.size_bytes as i64).sum());
-    state
-        .metrics
-        .segment_events
-        .set(segments.iter().map(|s| s.rows as i64).sum());
 
     let config = &state.config;
     let index = Arc::new(Index::new(
@@ -353,7 +402,7 @@ fn recover(
             },
         },
         Arc::clone(&metastore) as Arc<dyn Metastore>,
-        files,
+        store,
     ));
     index.load_catalog(segments);
     let commit_index = Arc::clone(&index);
@@ -408,7 +457,6 @@ fn recover(
     skip_flushed_sequence_numbers(&runtime, &wal, report.last_seq, &checkpoints)?;
     let engine = Arc::new(strata_query::Engine::new(
         Arc::clone(&index),
-        SegmentFiles::new(segments_dir.to_path_buf()),
         strata_query::QueryLimits {
             max_concurrent_per_tenant: config.query.max_concurrent_per_tenant as usize,
             timeout: Duration::from_secs_f64(config.query.timeout_secs),
@@ -419,7 +467,6 @@ fn recover(
         records = report.records,
         replayed_events,
         truncated_bytes = report.truncated_bytes,
-        orphan_segments = orphans,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovery done"
     );
@@ -488,9 +535,6 @@ async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rec
                     .metrics
                     .flush_seconds
                     .observe(started.elapsed().as_secs_f64());
-                state.metrics.segments.add(stats.segments as i64);
-                state.metrics.segment_bytes.add(stats.bytes as i64);
-                state.metrics.segment_events.add(stats.events as i64);
                 if let Err(error) = core.wal.remove_through(core.index.safe_wal_seq()) {
                     tracing::error!(%error, "WAL truncation failed");
                 }

@@ -164,7 +164,13 @@ mod tests {
                 segment: strata_segment::SegmentOptions::default(),
             },
             Arc::new(metastore),
-            strata_index::SegmentFiles::new(dir.join("segments")),
+            strata_storage::SegmentStore::open(
+                &strata_storage::Backend::Local {
+                    root: dir.join("segments"),
+                },
+                None,
+            )
+            .unwrap(),
         )
     }
 

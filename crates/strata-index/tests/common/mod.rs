@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_index::{Index, IndexConfig, SegmentFiles};
+use strata_index::{Index, IndexConfig};
 use strata_metastore::Metastore;
 use strata_segment::SegmentOptions;
 use strata_types::Event;
@@ -26,7 +26,13 @@ pub fn index_and_wal(root: &Path, metastore: Arc<dyn Metastore>) -> (Arc<Index>,
             segment: SegmentOptions::default(),
         },
         metastore,
-        SegmentFiles::new(root.join("segments")),
+        strata_storage::SegmentStore::open(
+            &strata_storage::Backend::Local {
+                root: root.join("segments"),
+            },
+            None,
+        )
+        .unwrap(),
     ));
     let commit = Arc::clone(&index);
     let options = WalOptions::new(
