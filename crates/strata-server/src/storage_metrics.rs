@@ -196,7 +196,7 @@ impl StorageMetrics {
             .with_label_values(&["written"])
             .inc_by(store.put_bytes.saturating_sub(before.put_bytes));
         if let Some(now) = &cache {
-            let then = before_cache.clone().unwrap_or_default();
+            let then = (*before_cache).unwrap_or_default();
             self.cache_requests
                 .with_label_values(&["hit"])
                 .inc_by(now.hits.saturating_sub(then.hits));

@@ -150,7 +150,15 @@ struct Totals {
     uncompressed: u64,
     min_ts: i64,
     max_ts: i64,
-    columns: BTreeMap<String, (u64, u64, Vec<String>)>,
+    columns: BTreeMap<String, ColumnTotal>,
+}
+
+/// One column's sizes summed over segments.
+#[derive(Debug, Default)]
+struct ColumnTotal {
+    bytes: u64,
+    uncompressed: u64,
+    encodings: Vec<String>,
 }
 
 async fn stats(store: &SegmentStore, segments: &[SegmentRecord], json: bool) -> anyhow::Result<()> {
@@ -178,11 +186,11 @@ async fn stats(store: &SegmentStore, segments: &[SegmentRecord], json: bool) -> 
             } = column;
             totals.uncompressed += uncompressed_bytes;
             let entry = totals.columns.entry(name).or_default();
-            entry.0 += compressed_bytes;
-            entry.1 += uncompressed_bytes;
+            entry.bytes += compressed_bytes;
+            entry.uncompressed += uncompressed_bytes;
             for encoding in encodings {
-                if !entry.2.contains(&encoding) {
-                    entry.2.push(encoding);
+                if !entry.encodings.contains(&encoding) {
+                    entry.encodings.push(encoding);
                 }
             }
         }
@@ -198,15 +206,16 @@ fn print_stats(totals: &Totals, json: bool) -> anyhow::Result<()> {
     } else {
         (iso(totals.min_ts), iso(totals.max_ts))
     };
-    let mut columns: Vec<(&String, &(u64, u64, Vec<String>))> = totals.columns.iter().collect();
-    columns.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
+    let mut columns: Vec<(&String, &ColumnTotal)> = totals.columns.iter().collect();
+    columns.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then_with(|| a.0.cmp(b.0)));
     if json {
         let columns: Vec<serde_json::Value> = columns
             .iter()
-            .map(|(name, (compressed, uncompressed, encodings))| {
+            .map(|(name, column)| {
                 serde_json::json!({
-                    "name": name, "bytes": compressed, "uncompressed_bytes": uncompressed,
-                    "bytes_per_row": *compressed as f64 / rows, "encodings": encodings,
+                    "name": name, "bytes": column.bytes,
+                    "uncompressed_bytes": column.uncompressed,
+                    "bytes_per_row": column.bytes as f64 / rows, "encodings": column.encodings,
                 })
             })
             .collect();
@@ -237,14 +246,14 @@ fn print_stats(totals: &Totals, json: bool) -> anyhow::Result<()> {
         "{:<40} {:>12} {:>8} {:>7}  ENCODINGS",
         "COLUMN", "BYTES", "B/ROW", "SHARE"
     );
-    for (name, (compressed, _, encodings)) in columns {
+    for (name, column) in columns {
         println!(
             "{:<40} {:>12} {:>8.2} {:>6.1}%  {}",
             name,
-            compressed,
-            *compressed as f64 / rows,
-            100.0 * *compressed as f64 / totals.bytes.max(1) as f64,
-            encodings.join(",")
+            column.bytes,
+            column.bytes as f64 / rows,
+            100.0 * column.bytes as f64 / totals.bytes.max(1) as f64,
+            column.encodings.join(",")
         );
     }
     Ok(())
