@@ -19,6 +19,7 @@
 //!    `bench/query_suite.py` loads into chDB and DuckDB to run the same
 //!    queries and print the ratios.
 
+mod compression;
 mod ingest;
 mod server;
 mod suite;
@@ -40,6 +41,9 @@ pub(crate) enum BenchCommand {
     /// Datadog log queries (median of warm runs) and ingest-to-visible
     /// freshness.
     Query(BenchQueryArgs),
+    /// Write generated logs and text files as flush- and compaction-sized
+    /// segments; report the ratio to raw, bytes per row per column, MB/s.
+    Compression(compression::BenchCompressionArgs),
 }
 
 /// Options of `strata bench query`.
@@ -49,6 +53,7 @@ Examples:
   strata bench query --events 1000000
   strata bench query --json /tmp/strata-q.json --export /tmp/strata-q.ndjson
   python3 bench/query_suite.py --strata /tmp/strata-q.json --data /tmp/strata-q.ndjson
+  strata bench query --url http://127.0.0.1:7690 --data-dir D --queries-only --range-from-json /tmp/strata-q.json
 
 The queries (the range is the 24 h of generated data):
   q1 count by status per 1-minute bucket        q6 count of @http.status_code:>=500 service:checkout
@@ -116,12 +121,31 @@ pub(crate) struct BenchQueryArgs {
     /// to this file (`strata admin export`), for bench/query_suite.py.
     #[arg(long, value_name = "PATH")]
     export: Option<PathBuf>,
+    /// Only run the queries, on the data a previous run ingested into the
+    /// server at --url (no generation, ingest or waits). The range, token
+    /// and host come from --range-from-json, or are derived from
+    /// --range-end-ms with the same --events, --batch-size, --seed and
+    /// --span-hours as the run that ingested.
+    #[arg(long, requires = "url")]
+    queries_only: bool,
+    /// With --queries-only: the --json output of the run that ingested the
+    /// data (its `params`).
+    #[arg(long, value_name = "PATH", requires = "queries_only", conflicts_with = "range_end_ms")]
+    range_from_json: Option<PathBuf>,
+    /// With --queries-only: the end of the ingested data's range (epoch ms;
+    /// `params.to_ms - 1` of that run).
+    #[arg(long, value_name = "MS", requires = "queries_only")]
+    range_end_ms: Option<i64>,
+    /// Run only these queries (comma-separated ids, e.g. q1,q4).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// Runs a `strata bench` command.
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Query(args) => query(args),
+        BenchCommand::Compression(args) => compression::run(args),
     }
 }
 
@@ -140,6 +164,12 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
     if !(args.span_hours.is_finite() && args.span_hours > 0.0) {
         bail!("--span-hours must be a positive number");
     }
+    if let Some(id) = args.only.iter().find(|id| !suite::IDS.contains(&id.as_str())) {
+        bail!("--only: unknown query {id} (the ids are q1 … q9)");
+    }
+    if args.queries_only && args.range_from_json.is_none() && args.range_end_ms.is_none() {
+        bail!("--queries-only needs --range-from-json or --range-end-ms");
+    }
     let (data_dir, delete_at_end) = match &args.data_dir {
         Some(dir) => (dir.clone(), false),
         None => (
@@ -155,8 +185,29 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
     }
 
     // 1. The data, before anything is timed.
-    let end_ms = now_ms();
     let span_ms = (args.span_hours * 3_600_000.0) as i64;
+    if args.queries_only {
+        let previous = match &args.range_from_json {
+            Some(path) => Some(
+                serde_json::from_str::<Value>(
+                    &std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                )
+                .with_context(|| format!("parsing {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let data = ingest::stored(
+            previous.as_ref(),
+            args.events,
+            args.batch_size as usize,
+            args.seed,
+            span_ms,
+            args.range_end_ms.unwrap_or(0),
+        )?;
+        return queries_only(&args, &data_dir, &data, previous.as_ref());
+    }
+    let end_ms = now_ms();
     eprintln!("bench: generating {} events", args.events);
     let data = ingest::generate(
         args.events,
@@ -180,22 +231,7 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
     // 2. The server.
     let mut process = None;
     let api = match &args.url {
-        Some(url) => {
-            let (api_key, app_key) = match (&args.api_key, &args.app_key) {
-                (Some(a), Some(b)) => (a.clone(), b.clone()),
-                _ => {
-                    let keys = server::read_keys(&data_dir).context(
-                        "with --url, pass --api-key and --app-key or --data-dir of that server",
-                    )?;
-                    (keys.api_key, keys.app_key)
-                }
-            };
-            Api {
-                base: server::base_url(url),
-                api_key,
-                app_key,
-            }
-        }
+        Some(url) => url_api(&args, url, &data_dir)?,
         None => {
             if let Some(parent) = data_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
@@ -250,7 +286,7 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
     };
 
     // 5. The suite.
-    let results = suite::run(&api, &data, args.runs as usize);
+    let results = suite::run(&api, &data, args.runs as usize, &args.only);
     let peak_rss = process.as_ref().and_then(ServerProcess::peak_rss_mib);
 
     // 6. Report.
@@ -289,11 +325,7 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
         "{}",
         human(&report, &results, args.events, args.runs as usize)
     );
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("bench: results written to {}", path.display());
-    }
+    write_json(args.json.as_deref(), &report)?;
 
     // 7. Stop, export, clean up.
     if let Some(mut started) = process.take() {
@@ -313,6 +345,38 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
             }
         }
     }
+    check(&results)
+}
+
+/// The server at `--url` with the keys of `--api-key`/`--app-key` or of
+/// `--data-dir`.
+fn url_api(args: &BenchQueryArgs, url: &str, data_dir: &Path) -> anyhow::Result<Api> {
+    let (api_key, app_key) = match (&args.api_key, &args.app_key) {
+        (Some(a), Some(b)) => (a.clone(), b.clone()),
+        _ => {
+            let keys = server::read_keys(data_dir).context(
+                "with --url, pass --api-key and --app-key or --data-dir of that server",
+            )?;
+            (keys.api_key, keys.app_key)
+        }
+    };
+    Ok(Api {
+        base: server::base_url(url),
+        api_key,
+        app_key,
+    })
+}
+
+fn write_json(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: results written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn check(results: &[QueryResult]) -> anyhow::Result<()> {
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| r.error.is_some())
@@ -322,6 +386,47 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
         bail!("queries failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// `--queries-only`: the suite on the data already in the server at --url.
+/// The first run of the first query is the coldest: nothing is read before it.
+fn queries_only(
+    args: &BenchQueryArgs,
+    data_dir: &Path,
+    data: &ingest::Dataset,
+    previous: Option<&Value>,
+) -> anyhow::Result<()> {
+    let url = args.url.as_deref().context("--queries-only needs --url")?;
+    let api = url_api(args, url, data_dir)?;
+    let results = suite::run(&api, data, args.runs as usize, &args.only);
+    let events = previous
+        .and_then(|p| p["events"].as_u64())
+        .unwrap_or(args.events);
+    let report = json!({
+        "tool": "strata bench query",
+        "strata_version": env!("CARGO_PKG_VERSION"),
+        "queries_only": true,
+        "events": events,
+        "seed": previous.map_or(json!(args.seed), |p| p["seed"].clone()),
+        "span_hours": previous.map_or(json!(args.span_hours), |p| p["span_hours"].clone()),
+        "runs": args.runs,
+        "params": {
+            "from_ms": data.from_ms,
+            "to_ms": data.to_ms,
+            "token": data.token,
+            "needle_events": data.needle_events,
+            "phrase": PHRASE,
+            "service": SERVICE,
+            "host": data.host,
+        },
+        "ingest": null,
+        "freshness": null,
+        "server": {"url": api.base, "started": false},
+        "queries": results,
+    });
+    print!("{}", human(&report, &results, events, args.runs as usize));
+    write_json(args.json.as_deref(), &report)?;
+    check(&results)
 }
 
 /// A short text of a digest for the table.
@@ -361,7 +466,9 @@ fn short(value: &Value) -> String {
     }
 }
 
-fn human(report: &Value, results: &[QueryResult], events: u64, runs: usize) -> String {
+/// The header, ingest, visibility, freshness and RSS lines of a run that
+/// ingested.
+fn ingest_text(report: &Value, events: u64, runs: usize) -> String {
     let mut s = String::new();
     let ingest = &report["ingest"];
     let fresh = &report["freshness"];
@@ -410,6 +517,22 @@ fn human(report: &Value, results: &[QueryResult], events: u64, runs: usize) -> S
             fmt_ms(o(&server["peak_rss_mib_after_ingest"])),
             fmt_ms(o(&server["peak_rss_mib"])),
         ));
+    }
+    s
+}
+
+fn human(report: &Value, results: &[QueryResult], events: u64, runs: usize) -> String {
+    let mut s = String::new();
+    let ingest = &report["ingest"];
+    let fresh = &report["freshness"];
+    let o = |v: &Value| v.as_f64();
+    if ingest.is_null() {
+        s.push_str(&format!(
+            "strata bench query --queries-only: {events} stored events over {} h (seed {}), 1 cold + {runs} warm runs\n",
+            report["span_hours"], report["seed"]
+        ));
+    } else {
+        s.push_str(&ingest_text(report, events, runs));
     }
     s.push_str(&format!(
         "params     token {}, phrase \"{}\", service {}, host {}\n\n",

@@ -125,7 +125,7 @@ impl Default for CompactionSection {
             interval_secs: 10.0,
             merge_factor: 4,
             max_merge_segments: 32,
-            target_segment_rows: 1_000_000,
+            target_segment_rows: 300_000,
             cold_after_secs: 900.0,
             zstd_level: 9,
             row_group_rows: 131_072,

@@ -17,6 +17,7 @@
 //!
 //! Key items: [`write_segment`], [`read_segment`], [`read_meta`],
 //! [`SegmentOptions`], [`SegmentRow`], [`SegmentMeta`], [`SegmentError`],
+//! [`column_sizes`] (where a segment's bytes go),
 //! and the [`SkipIndex`] every segment carries in its footer so that queries
 //! can skip segments without reading them ([`read_skip_index`]).
 //!
@@ -44,14 +45,17 @@
 //! ```
 #![warn(missing_docs)]
 
+mod layout;
 mod overflow;
 mod reader;
+mod sizes;
 pub mod skip_index;
 mod writer;
 
 use strata_types::Event;
 
 pub use reader::{read_meta, read_segment};
+pub use sizes::{column_sizes, read_column_sizes, ColumnSize};
 pub use skip_index::{read_skip_index, SkipIndex};
 pub use writer::{write_segment, write_segment_refs};
 
@@ -119,8 +123,10 @@ pub struct SegmentOptions {
     pub max_attribute_columns: usize,
     /// Rows per Parquet row group, at least 1. Default 65,536.
     pub row_group_rows: usize,
-    /// zstd compression level, 1 to 22. Default 6 (on the loghub samples level 3
-    /// gives 9.3x, level 6 10.7x; see docs/benchmarks.md).
+    /// zstd compression level, 1 to 22. Default 6: flushes are on the ingest
+    /// path. Compaction uses 9 ([`SegmentOptions::compaction`]); levels above
+    /// 9 cost 4-20x the CPU for 1-8% smaller segments (docs/benchmarks.md,
+    /// "Storage (issue 4)").
     pub zstd_level: i32,
 }
 
@@ -130,6 +136,21 @@ impl Default for SegmentOptions {
             max_attribute_columns: 256,
             row_group_rows: 64 * 1024,
             zstd_level: 6,
+        }
+    }
+}
+
+impl SegmentOptions {
+    /// The options compaction writes its large merged segments with: zstd
+    /// level 9 (about 45 MB/s of raw input per core, a flush's cost; level 6
+    /// is 2.5% larger, 12 is 1.5% smaller at a quarter of the speed) and
+    /// row groups of 131,072 rows (1% smaller than 65,536). Measured by
+    /// `strata bench compression` (docs/benchmarks.md, "Storage (issue 4)").
+    pub fn compaction() -> Self {
+        SegmentOptions {
+            zstd_level: 9,
+            row_group_rows: 128 * 1024,
+            ..SegmentOptions::default()
         }
     }
 }

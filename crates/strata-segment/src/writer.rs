@@ -11,11 +11,8 @@ use arrow_array::{
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::ZstdLevel;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::format::SortingColumn;
-use parquet::schema::types::ColumnPath;
 use rustc_hash::FxHashMap as HashMap;
 use strata_types::{hour_bucket, AttrValue};
 
@@ -25,10 +22,6 @@ use crate::{
 
 /// The sort key, as written to [`meta_keys::SORT_KEY`].
 const SORT_KEY: &str = "service ASC NULLS FIRST, status (severity code) ASC, timestamp ASC, id ASC";
-
-/// Leaf index of the `service` column, declared as the row groups' sorting
-/// column (the only one whose byte order matches the sort).
-const SERVICE_LEAF: i32 = 3;
 
 /// The type of an attribute column; the discriminant is the tie-break order
 /// when a path's types are equally frequent.
@@ -43,7 +36,7 @@ pub(crate) enum Kind {
 impl Kind {
     const ALL: [Kind; 4] = [Kind::Str, Kind::Int, Kind::Float, Kind::Bool];
 
-    fn of(value: &AttrValue) -> Option<Kind> {
+    pub(crate) fn of(value: &AttrValue) -> Option<Kind> {
         match value {
             AttrValue::Str(_) => Some(Kind::Str),
             AttrValue::Int(_) => Some(Kind::Int),
@@ -65,9 +58,9 @@ impl Kind {
 
 /// One attribute column: its path (without the `@`) and type.
 #[derive(Debug)]
-struct AttrColumn<'a> {
-    path: &'a str,
-    kind: Kind,
+pub(crate) struct AttrColumn<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) kind: Kind,
 }
 
 /// Sorts rows by `(service, status, timestamp, id)` and writes them as one
@@ -126,33 +119,10 @@ pub fn write_segment_refs<W: Write + Send>(
     let plan = plan_columns(rows, options.max_attribute_columns);
     let schema = build_schema(&plan);
 
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_size(options.row_group_rows)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        // Min/max of free text and random ids prune nothing (free-text search
-        // will use a token bloom filter) and cost a string comparison per
-        // value on every flush.
-        .set_column_statistics_enabled(ColumnPath::from(columns::MESSAGE), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from(columns::TRACE_ID), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from(columns::OVERFLOW), EnabledStatistics::None)
-        .set_dictionary_enabled(true)
-        .set_column_dictionary_enabled(ColumnPath::from(columns::ID), false)
-        .set_column_dictionary_enabled(ColumnPath::from(columns::TRACE_ID), false)
-        // Messages are high-cardinality: building a dictionary that overflows
-        // and falls back to plain costs CPU on every flush and buys nothing
-        // that zstd does not already get.
-        .set_column_dictionary_enabled(ColumnPath::from(columns::MESSAGE), false)
-        .set_column_dictionary_enabled(ColumnPath::from(columns::TIMESTAMP), false)
-        .set_column_encoding(
-            ColumnPath::from(columns::TIMESTAMP),
-            Encoding::DELTA_BINARY_PACKED,
-        )
-        .set_sorting_columns(Some(vec![SortingColumn::new(SERVICE_LEAF, false, true)]))
-        .build();
+    let index: HashMap<&str, usize> = plan.iter().enumerate().map(|(i, c)| (c.path, i)).collect();
+    let props = crate::layout::writer_properties(level, options, &plan, &index, rows);
     let mut writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))?;
 
-    let index: HashMap<&str, usize> = plan.iter().enumerate().map(|(i, c)| (c.path, i)).collect();
     let mut overflow_rows = 0u64;
     let skip_index = beside(
         rows.len() >= SKIP_INDEX_THREAD_MIN_ROWS,

@@ -103,10 +103,7 @@ pub(super) fn generate(
         let mut rng = StdRng::seed_from_u64(strata_loadgen::batch_seed(seed, i as u64));
         strata_loadgen::generate_batch_json_spread(&mut rng, size(i), batch_now(i), jitter_ms)
     };
-    let token = format!(
-        "needle{:016x}",
-        strata_loadgen::batch_seed(seed, u64::MAX - 1)
-    );
+    let token = needle_token(seed);
     let needles = NEEDLES.min(count);
     let needle_batches: Vec<usize> = (0..needles)
         .map(|k| (k * count + count / 2) / needles)
@@ -183,10 +180,30 @@ pub(super) fn generate(
         batches.push(slot.context("a generator thread panicked")??);
     }
 
-    // The host: the most frequent one of SERVICE in batch 0 (ties: the
-    // smallest name), or of any service if SERVICE is not there.
+    Ok(Dataset {
+        batches,
+        from_ms: end_ms - span_ms,
+        to_ms: end_ms + 1,
+        token,
+        needle_events: needles,
+        host: query_host(&batch_json(0))?,
+    })
+}
+
+/// The rare token of the data set generated with `seed`.
+fn needle_token(seed: u64) -> String {
+    format!(
+        "needle{:016x}",
+        strata_loadgen::batch_seed(seed, u64::MAX - 1)
+    )
+}
+
+/// The host of the newest-100-for-one-host query: the most frequent one of
+/// [`SERVICE`] in the first batch (ties: the smallest name), or of any
+/// service if SERVICE is not there.
+fn query_host(first_batch: &str) -> anyhow::Result<String> {
     let sample: Vec<Value> =
-        serde_json::from_str(&batch_json(0)).context("parsing a generated batch")?;
+        serde_json::from_str(first_batch).context("parsing a generated batch")?;
     let mut hosts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for event in &sample {
         if let Some(host) = event["hostname"].as_str() {
@@ -197,19 +214,62 @@ pub(super) fn generate(
             }
         }
     }
-    let host = hosts
+    hosts
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
         .map(|(h, _)| h.to_string())
-        .context("the first batch has no host")?;
+        .context("the first batch has no host")
+}
 
+/// The query parameters of data that is already stored (no batches): the
+/// range and host of a previous run's `--json` (its `params`), or those that
+/// [`generate`] gives for the same events, batch size, seed, span and end.
+pub(super) fn stored(
+    previous: Option<&Value>,
+    events: u64,
+    batch_size: usize,
+    seed: u64,
+    span_ms: i64,
+    end_ms: i64,
+) -> anyhow::Result<Dataset> {
+    if let Some(report) = previous {
+        let params = &report["params"];
+        let int = |key: &str| {
+            params[key]
+                .as_i64()
+                .with_context(|| format!("the JSON has no params.{key}"))
+        };
+        let text = |key: &str| {
+            params[key]
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("the JSON has no params.{key}"))
+        };
+        return Ok(Dataset {
+            batches: Vec::new(),
+            from_ms: int("from_ms")?,
+            to_ms: int("to_ms")?,
+            token: text("token")?,
+            needle_events: params["needle_events"].as_u64().unwrap_or(0) as usize,
+            host: text("host")?,
+        });
+    }
+    let count = events.div_ceil(batch_size as u64) as usize;
+    let first = (events.min(batch_size as u64)) as usize;
+    let mut rng = StdRng::seed_from_u64(strata_loadgen::batch_seed(seed, 0));
+    let json = strata_loadgen::generate_batch_json_spread(
+        &mut rng,
+        first,
+        end_ms - span_ms + span_ms / count as i64,
+        (span_ms / count as i64).max(1),
+    );
     Ok(Dataset {
-        batches,
+        batches: Vec::new(),
         from_ms: end_ms - span_ms,
         to_ms: end_ms + 1,
-        token,
-        needle_events: needles,
-        host,
+        token: needle_token(seed),
+        needle_events: NEEDLES.min(count),
+        host: query_host(&json)?,
     })
 }
 

@@ -161,11 +161,16 @@ fn specs(data: &Dataset) -> Vec<Spec> {
     ]
 }
 
-/// Runs every query once cold and `runs` times warm, one at a time.
-pub(super) fn run(api: &Api, data: &Dataset, runs: usize) -> Vec<QueryResult> {
+/// The ids of the queries, in order.
+pub(super) const IDS: [&str; 9] = ["q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9"];
+
+/// Runs every query (or those in `only`, when not empty) once cold and
+/// `runs` times warm, one at a time.
+pub(super) fn run(api: &Api, data: &Dataset, runs: usize, only: &[String]) -> Vec<QueryResult> {
     let agent = agent(Duration::from_secs(600));
     specs(data)
         .into_iter()
+        .filter(|spec| only.is_empty() || only.iter().any(|id| id == spec.id))
         .map(|spec| {
             eprintln!("bench: {} {}", spec.id, spec.name);
             run_one(api, &agent, spec, runs)
@@ -299,6 +304,14 @@ pub(super) fn fmt_ms(ms: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_match_the_specs() {
+        let data = crate::bench::ingest::stored(None, 1000, 1000, 42, 3_600_000, 1_700_000_000_000)
+            .unwrap();
+        let ids: Vec<&str> = specs(&data).iter().map(|s| s.id).collect();
+        assert_eq!(ids, IDS);
+    }
 
     #[test]
     fn medians() {

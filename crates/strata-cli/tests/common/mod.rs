@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod storage;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 pub struct Keys {
@@ -39,6 +41,17 @@ impl Server {
     }
 
     pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> Server {
+        Self::spawn(data_dir, port, extra, "warn")
+    }
+
+    /// Like [`Server::start`] with `STRATA_LOG` set to `log`, e.g.
+    /// `"warn,strata_index::compaction=info"` to see every merge in the
+    /// stderr file.
+    pub fn start_logged(data_dir: &Path, log: &str, extra: &[&str]) -> Server {
+        Self::spawn(data_dir, free_port(), extra, log)
+    }
+
+    fn spawn(data_dir: &Path, port: u16, extra: &[&str], log: &str) -> Server {
         let mut command = Command::new(BIN);
         command
             .args([
@@ -49,7 +62,7 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(extra)
-            .env("STRATA_LOG", "warn")
+            .env("STRATA_LOG", log)
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()

@@ -33,7 +33,12 @@ pub(crate) const MAX_WRITE_BLOCKS: usize = 30_720;
 pub(crate) const MAX_READ_BLOCKS: usize = 1 << 20;
 
 /// False positive rate the writer sizes filters for.
-const TARGET_FPP: f64 = 0.01;
+pub(crate) const TARGET_FPP: f64 = 0.01;
+
+/// Distinct values per block a rebuilt filter is sized for (§10.3): 23
+/// (11.1 bits per value) gives an expected 0.77% false positives, leaving
+/// room for the error of the estimated count below 1%.
+const REBUILD_VALUES_PER_BLOCK: f64 = 23.0;
 
 /// Bits per value the writer starts from before shrinking (§10.3): about
 /// four times what 1% needs, so that the final size is picked among the
@@ -251,8 +256,42 @@ impl Bloom {
         }
     }
 
+    /// An empty filter of exactly `blocks` blocks (at least 1).
+    pub(crate) fn with_blocks(blocks: usize) -> Bloom {
+        Bloom {
+            blocks: vec![[0; 8]; blocks.max(1)],
+        }
+    }
+
     pub(crate) fn blocks(&self) -> &[Block] {
         &self.blocks
+    }
+
+    /// Estimated number of distinct values inserted (linear counting per
+    /// block: each value sets one bit in each of its block's eight words, so
+    /// a block holding `c` values has an expected word fill of
+    /// `1 - (31/32)^c`). Accurate while blocks are far from full, as they
+    /// are before [`Bloom::shrink`]; a saturated block counts as 128 values.
+    pub(crate) fn estimated_values(&self) -> f64 {
+        let per_value = (31.0f64 / 32.0).ln();
+        self.blocks
+            .iter()
+            .map(|block| {
+                let set: u32 = block.iter().map(|w| w.count_ones()).sum();
+                let fill = (f64::from(set) / 256.0).min(255.0 / 256.0);
+                ((1.0 - fill).ln() / per_value).min(128.0)
+            })
+            .sum()
+    }
+
+    /// The block count to rebuild this (already shrunk) filter with, for
+    /// about `values` distinct values: `values / 23`, when that is at most
+    /// three quarters of the current count (shrinking can only divide the
+    /// block count, so a large filter may stay far below 1%, at up to twice
+    /// the bytes 1% needs); else `None`.
+    pub(crate) fn rebuild_blocks(&self, values: f64) -> Option<usize> {
+        let wanted = (values / REBUILD_VALUES_PER_BLOCK).ceil().max(1.0) as usize;
+        (wanted * 4 <= self.blocks.len() * 3).then_some(wanted)
     }
 
     /// `floor((hash >> 32) * n / 2^32)`: the high half of the hash scaled
@@ -454,6 +493,35 @@ mod tests {
         let bloom = Bloom::with_capacity(10);
         assert!(!bloom.may_contain(hash_bytes(b"x")));
         assert!(Bloom::from_blocks(Vec::new()).may_contain(1));
+    }
+
+    #[test]
+    fn estimates_the_values_and_rebuilds_smaller() {
+        // 400,000 values: shrinking by a divisor of the cap (30,720 blocks)
+        // cannot reach 1% (15,360 blocks would be 1.4%), so it stays at the
+        // cap, twice what 1% needs.
+        let hashes: Vec<u64> = (0..400_000u64)
+            .map(|i| hash_bytes(&i.to_le_bytes()))
+            .collect();
+        let mut bloom = Bloom::with_capacity(1_000_000);
+        for &h in &hashes {
+            bloom.insert(h);
+            bloom.insert(h);
+        }
+        let estimate = bloom.estimated_values();
+        assert!((390_000.0..410_000.0).contains(&estimate), "{estimate}");
+        bloom.shrink();
+        assert_eq!(bloom.blocks().len(), MAX_WRITE_BLOCKS);
+        let blocks = bloom.rebuild_blocks(estimate).expect("smaller");
+        let mut rebuilt = Bloom::with_blocks(blocks);
+        for &h in &hashes {
+            rebuilt.insert(h);
+        }
+        assert!(rebuilt.blocks().len() * 4 <= bloom.blocks().len() * 3);
+        let fpp = rebuilt.estimated_fpp();
+        assert!((0.005..=TARGET_FPP).contains(&fpp), "{fpp}");
+        assert!(hashes.iter().all(|&h| rebuilt.may_contain(h)));
+        assert_eq!(rebuilt.rebuild_blocks(estimate), None);
     }
 
     #[test]

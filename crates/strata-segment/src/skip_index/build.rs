@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use strata_types::{AttrValue, Event};
 
-use super::bloom::{for_each_token_hash, hash_bytes, Bloom};
+use super::bloom::{for_each_token_hash, hash_bytes, Bloom, TARGET_FPP};
 use super::{
     kind, AttributeSummary, SkipIndex, ValueSummary, MAX_ATTRIBUTE_PATHS, MAX_ATTRIBUTE_PATH_BYTES,
     MAX_ATTRIBUTE_SET_BYTES, MAX_ATTRIBUTE_STRINGS, MAX_ATTRIBUTE_STRING_BYTES, MAX_KEYWORD_VALUES,
@@ -36,7 +36,7 @@ pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Skip
     let mut attributes = AttributesBuilder::default();
     let mut statuses = 0u16;
 
-    for event in events {
+    for event in events.clone() {
         for_each_token_hash(&event.message, |h| tokens.insert(h));
         let trace_id = non_empty(event.trace_id.as_deref());
         if let Some(id) = trace_id {
@@ -53,8 +53,18 @@ pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Skip
         statuses |= 1 << event.status.code();
         attributes.add(&event.attributes);
     }
-    tokens.shrink();
-    traces.shrink();
+    let tokens = right_sized(tokens, |bloom| {
+        for event in events.clone() {
+            for_each_token_hash(&event.message, |h| bloom.insert(h));
+        }
+    });
+    let traces = right_sized(traces, |bloom| {
+        for event in events.clone() {
+            if let Some(id) = non_empty(event.trace_id.as_deref()) {
+                bloom.insert(hash_bytes(id.as_bytes()));
+            }
+        }
+    });
 
     SkipIndex {
         message_tokens: tokens,
@@ -70,6 +80,24 @@ pub(super) fn build<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Skip
         statuses,
         attributes: attributes.finish(),
     }
+}
+
+/// Shrinks a filter filled from its upper-bound size (§10.3); when
+/// shrinking by a divisor leaves it much larger than 1% needs (large
+/// segments, whose filter starts at the cap), fills a filter of the size
+/// the estimated distinct count needs with `fill` instead, and keeps it if
+/// its false positive rate is at most 1%.
+fn right_sized(mut bloom: Bloom, fill: impl Fn(&mut Bloom)) -> Bloom {
+    let values = bloom.estimated_values();
+    bloom.shrink();
+    if let Some(blocks) = bloom.rebuild_blocks(values) {
+        let mut rebuilt = Bloom::with_blocks(blocks);
+        fill(&mut rebuilt);
+        if rebuilt.estimated_fpp() <= TARGET_FPP {
+            return rebuilt;
+        }
+    }
+    bloom
 }
 
 /// An empty `service`, `host`, `source` or `trace_id` is no value to the
