@@ -271,8 +271,9 @@ async fn export(
         .transpose()?
         .unwrap_or(i64::MAX);
     let locked = strata_server::open_data_dir(data_dir, false)?;
-    let config = crate::load_config_parts(None, Some(data_dir), &[], None)?;
-    let mut config = config;
+    // The segments may be on S3: read [storage] from STRATA_CONFIG and STRATA_*.
+    let file = std::env::var_os("STRATA_CONFIG").map(PathBuf::from);
+    let mut config = crate::load_config_parts(file.as_deref(), Some(data_dir), &[], None)?;
     config.storage.cache_max_bytes = 0;
     let segments = strata_server::open_segment_store(&config)?;
     let store = SqliteMetastore::open(&locked.metastore_path()).await?;
