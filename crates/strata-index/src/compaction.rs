@@ -12,7 +12,9 @@
 //! Crash safety (`kill -9` at any point): before the transaction the output
 //! is an unregistered object, removed by the orphan sweep at start; after
 //! it, the inputs are queued deletions, removed once due. Rows are never in
-//! two registered segments, and never in none.
+//! two registered segments, and never in none. A swap that fails is
+//! checked against the catalog before its output is deleted: an error may
+//! come back from a COMMIT that happened.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -133,9 +135,12 @@ pub fn plan(
             .values()
             .find(|members| members.len() as u64 >= config.merge_factor);
         let cold = bucket.saturating_add(HOUR_NS).saturating_add(cold_after) <= now_ns;
+        // A cold bucket merges all its small segments at once, full tier or
+        // not: merging the tier first would rewrite its rows again in the
+        // next pass.
         let candidates = match full_tier {
+            _ if cold => small,
             Some(members) => members.clone(),
-            None if cold => small,
             None => continue,
         };
         let inputs = take_within(&candidates, config);
@@ -265,10 +270,22 @@ impl Compactor {
                 stats.conflicts += 1;
                 return Ok(());
             }
-            Err(error) => {
-                self.discard(&record).await;
-                return Err(error.into());
-            }
+            Err(error) => match self.registered(&record).await {
+                // The swap committed although its answer was an error (a
+                // connection lost during COMMIT): the output is registered
+                // and the inputs are queued for deletion, so deleting the
+                // output would lose its rows once the grace period is over.
+                Some(true) => {
+                    tracing::warn!(tenant = %job.tenant, %error, "the compaction swap reported an error but committed");
+                }
+                Some(false) => {
+                    self.discard(&record).await;
+                    return Err(error.into());
+                }
+                // Unknown: keep the output (the orphan sweep at start removes
+                // it if it is not registered).
+                None => return Err(error.into()),
+            },
         }
         self.index
             .swap_segments(&job.tenant, &removed, vec![record.clone()]);
@@ -290,6 +307,22 @@ impl Compactor {
             "segments merged"
         );
         Ok(())
+    }
+
+    /// Whether `record` is in the metastore's catalog; `None` when the
+    /// metastore cannot tell.
+    async fn registered(&self, record: &SegmentRecord) -> Option<bool> {
+        let listed = self
+            .metastore
+            .list_segments(Some(&record.tenant), record.min_ts_ns, record.max_ts_ns)
+            .await;
+        match listed {
+            Ok(segments) => Some(segments.iter().any(|s| s.id == record.id)),
+            Err(error) => {
+                tracing::warn!(path = %record.path, %error, "cannot tell whether a merge output is registered; leaving it");
+                None
+            }
+        }
     }
 
     /// Best-effort removal of an output that was never registered (a crash
@@ -414,6 +447,20 @@ mod tests {
         assert_eq!(ids(&jobs[0]), vec!["a", "b", "c"]);
         // Not cold yet: tiers differ, nothing to do.
         assert!(plan(&segments, HOUR_NS + 1, &config()).is_empty());
+    }
+
+    #[test]
+    fn a_cold_bucket_with_a_full_tier_merges_across_tiers() {
+        let now = 10 * HOUR_NS;
+        // 3 is tier 0, 4..=7 a full tier 1: a hot bucket merges the tier only.
+        let segments: Vec<_> = [3, 4, 5, 6, 7]
+            .iter()
+            .map(|&rows| seg(&format!("s{rows}"), 0, rows))
+            .collect();
+        let hot = plan(&segments, HOUR_NS, &config());
+        assert_eq!(ids(&hot[0]), vec!["s4", "s5", "s6", "s7"]);
+        let cold = plan(&segments, now, &config());
+        assert_eq!(ids(&cold[0]), vec!["s3", "s4", "s5", "s6", "s7"]);
     }
 
     #[test]

@@ -84,7 +84,8 @@ pub struct RetentionStats {
 /// retention (`retention_days`, else `default_days`): first from the
 /// metastore (their objects queued for deletion after `grace`), then from
 /// the in-memory catalog. Storage follows when the deletions are due
-/// ([`delete_due`]).
+/// ([`delete_due`]). A tenant whose swap fails is skipped (and retried by
+/// the next pass); the first error is returned after the other tenants ran.
 pub async fn expire(
     index: &Index,
     retention_days: &HashMap<TenantId, u32>,
@@ -93,6 +94,7 @@ pub async fn expire(
 ) -> Result<RetentionStats, IndexError> {
     let metastore = index.metastore();
     let mut stats = RetentionStats::default();
+    let mut first_error = None;
     let now_ns = now_ns();
     for tenant in index.tenants() {
         let days = retention_days
@@ -112,9 +114,14 @@ pub async fn expire(
         let ids: Vec<String> = expired.iter().map(|s| s.id.clone()).collect();
         let now = now_ms();
         let delete_after = now.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
-        metastore
+        if let Err(error) = metastore
             .replace_segments(&tenant, &ids, &[], delete_after, now)
-            .await?;
+            .await
+        {
+            tracing::error!(tenant = %tenant, %error, "retention pass failed for a tenant; will retry");
+            first_error.get_or_insert(IndexError::from(error));
+            continue;
+        }
         index.swap_segments(&tenant, &ids, Vec::new());
         stats.segments += expired.len() as u64;
         stats.rows += expired.iter().map(|s| s.rows).sum::<u64>();
@@ -127,7 +134,10 @@ pub async fn expire(
         );
         stats.removed.extend(ids);
     }
-    Ok(stats)
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(stats),
+    }
 }
 
 /// Deletes the queued objects whose grace period is over, then forgets

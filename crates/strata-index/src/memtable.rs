@@ -504,28 +504,8 @@ impl Index {
         .await
         .map_err(|e| IndexError::Task(e.to_string()))
         .and_then(|r| r);
-        let registered = match written {
-            Ok(records) => match self
-                .metastore
-                .register_segments(tenant, &records, max_seq, now_ms())
-                .await
-            {
-                Ok(()) => Ok(records),
-                // An earlier attempt did commit: its segments hold these rows
-                // (and are in the catalog since that attempt).
-                Err(MetastoreError::AlreadyRegistered { .. }) => {
-                    self.remove_files(&records).await;
-                    Ok(Vec::new())
-                }
-                Err(error) => {
-                    self.remove_files(&records).await;
-                    Err(IndexError::from(error))
-                }
-            },
-            Err(error) => Err(error),
-        };
         // On failure the frozen memtable stays, rows and all, for the retry.
-        let records = registered?;
+        let records = self.register(tenant, written?, max_seq).await?;
         let mut stats = FlushStats {
             memtables: 1,
             segments: records.len(),
@@ -552,6 +532,50 @@ impl Index {
             "memtable flushed"
         );
         Ok(Some(stats))
+    }
+
+    /// Registers a flush's segments with its checkpoint; returns the
+    /// segments to add to the catalog. Files are deleted only when they are
+    /// known not to be registered: an error may come back from a COMMIT
+    /// that happened (a connection lost during it), and deleting registered
+    /// files would lose acknowledged rows.
+    async fn register(
+        &self,
+        tenant: &str,
+        records: Vec<SegmentRecord>,
+        max_seq: u64,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        let error = match self
+            .metastore
+            .register_segments(tenant, &records, max_seq, now_ms())
+            .await
+        {
+            Ok(()) => return Ok(records),
+            // An earlier attempt committed although it reported an error we
+            // could not check: its segments hold these rows and are
+            // registered (the in-memory catalog learns them at the next start).
+            Err(MetastoreError::AlreadyRegistered { .. }) => {
+                self.remove_files(&records).await;
+                return Ok(Vec::new());
+            }
+            Err(error) => error,
+        };
+        let (from, to) = records.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+            (lo.min(r.min_ts_ns), hi.max(r.max_ts_ns))
+        });
+        match self.metastore.list_segments(Some(tenant), from, to).await {
+            Ok(listed) if records.iter().all(|r| listed.iter().any(|s| s.id == r.id)) => {
+                tracing::warn!(tenant, %error, "segment registration reported an error but committed");
+                Ok(records)
+            }
+            Ok(_) => {
+                self.remove_files(&records).await;
+                Err(IndexError::from(error))
+            }
+            // Unknown: keep the files (the orphan sweep at start removes
+            // them if they are not registered).
+            Err(_) => Err(IndexError::from(error)),
+        }
     }
 
     /// Best-effort removal of segment files that were never registered (a
