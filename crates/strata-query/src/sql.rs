@@ -9,7 +9,9 @@
 //! Schema of `logs`: `id`, `timestamp` (`Timestamp(ns, UTC)`), `status`,
 //! `service`, `host`, `source`, `trace_id`, `message`, `tags` (`List<Utf8>`),
 //! then one column per attribute path that some segment stores as a column or
-//! that a memtable event carries, named `@path` (quote it: `"@http.status_code"`),
+//! that a memtable event carries, named `@path`. Name it qualified and quoted,
+//! `logs."@http.status_code"`: DataFusion reads any bare identifier that
+//! starts with `@` as a session variable, quoted or not.
 //! typed `Int64`, `Float64`, `Boolean` or `Utf8` (mixed numeric types widen to
 //! `Float64`, anything else mixed to `Utf8`). Values a segment keeps in its
 //! `_overflow` column (rare paths, second values, other types) are not
