@@ -23,9 +23,11 @@ use crate::runtime;
 use crate::store::{validate_path, SegmentStore};
 
 /// How many bytes at the end of a segment the footer read asks for at once.
-/// Strata's footers are a few KiB, so this is one request (one cache entry)
-/// for the footer and its length.
-pub const FOOTER_PREFETCH_BYTES: usize = 64 * 1024;
+/// Footers carry the skip index: 66-172 KB on merged segments of loadgen
+/// data (docs/benchmarks.md, "Storage lifecycle"), so 256 KiB makes the
+/// footer one request (one cache entry) in the usual case; a larger footer
+/// costs a second request.
+pub const FOOTER_PREFETCH_BYTES: usize = 256 * 1024;
 
 /// Batches in flight between the reading task and the consuming thread.
 const BATCH_CHANNEL_CAPACITY: usize = 2;
