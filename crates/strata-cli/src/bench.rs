@@ -130,7 +130,12 @@ pub(crate) struct BenchQueryArgs {
     queries_only: bool,
     /// With --queries-only: the --json output of the run that ingested the
     /// data (its `params`).
-    #[arg(long, value_name = "PATH", requires = "queries_only", conflicts_with = "range_end_ms")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "queries_only",
+        conflicts_with = "range_end_ms"
+    )]
     range_from_json: Option<PathBuf>,
     /// With --queries-only: the end of the ingested data's range (epoch ms;
     /// `params.to_ms - 1` of that run).
@@ -164,7 +169,11 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
     if !(args.span_hours.is_finite() && args.span_hours > 0.0) {
         bail!("--span-hours must be a positive number");
     }
-    if let Some(id) = args.only.iter().find(|id| !suite::IDS.contains(&id.as_str())) {
+    if let Some(id) = args
+        .only
+        .iter()
+        .find(|id| !suite::IDS.contains(&id.as_str()))
+    {
         bail!("--only: unknown query {id} (the ids are q1 … q9)");
     }
     if args.queries_only && args.range_from_json.is_none() && args.range_end_ms.is_none() {
@@ -354,9 +363,8 @@ fn url_api(args: &BenchQueryArgs, url: &str, data_dir: &Path) -> anyhow::Result<
     let (api_key, app_key) = match (&args.api_key, &args.app_key) {
         (Some(a), Some(b)) => (a.clone(), b.clone()),
         _ => {
-            let keys = server::read_keys(data_dir).context(
-                "with --url, pass --api-key and --app-key or --data-dir of that server",
-            )?;
+            let keys = server::read_keys(data_dir)
+                .context("with --url, pass --api-key and --app-key or --data-dir of that server")?;
             (keys.api_key, keys.app_key)
         }
     };
