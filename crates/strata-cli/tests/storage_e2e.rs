@@ -211,7 +211,7 @@ fn run(target: &Target) {
         assert_eq!(post_logs(&server, &keys.api_key, &body), 202);
         wait_for(
             "the memtable to be flushed",
-            Duration::from_secs(20),
+            Duration::from_secs(60),
             || metric(&server, "strata_memtable_events") == Some(0.0),
         );
     }
@@ -244,7 +244,7 @@ fn run(target: &Target) {
     // The replaced segments leave storage after the grace period.
     wait_for(
         "the replaced segments to be deleted",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         || (target.objects)() == catalog_paths(&target.segments()),
     );
     let deleted = metric(&server, "strata_segment_objects_deleted_total").unwrap();
@@ -304,7 +304,7 @@ fn run(target: &Target) {
     );
     wait_for(
         "the old events to leave search",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         || search_all(&server, &keys, "service:batch", &from, "now").is_empty(),
     );
     let kept: Vec<Value> = before
@@ -327,12 +327,12 @@ fn run(target: &Target) {
     assert!(catalog_paths(&target.segments()).is_disjoint(&old_paths));
     wait_for(
         "the expired segment to be deleted from storage",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         || (target.objects)().is_disjoint(&old_paths),
     );
     wait_for(
         "strata_segment_objects_deleted_total to count it",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || {
             metric(&server, "strata_segment_objects_deleted_total").unwrap()
                 >= deleted_before + old_paths.len() as f64
