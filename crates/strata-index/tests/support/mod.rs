@@ -37,6 +37,8 @@ pub struct Faults {
     pub replace_after_commit: AtomicBool,
     /// `register_segments` commits, then reports an error.
     pub register_after_commit: AtomicBool,
+    /// `register_segments` fails and changes nothing.
+    pub register: AtomicBool,
 }
 
 /// SQLite, with the [`Faults`] that are set.
@@ -86,6 +88,9 @@ impl Metastore for Flaky {
         checkpoint_seq: u64,
         now_ms: i64,
     ) -> Result<(), MetastoreError> {
+        if self.faults.register.load(Ordering::SeqCst) {
+            return Err(injected());
+        }
         self.inner
             .register_segments(tenant, segments, checkpoint_seq, now_ms)
             .await?;
