@@ -308,15 +308,7 @@ fn query(args: BenchQueryArgs) -> anyhow::Result<()> {
         "gzip_level": args.gzip_level,
         "span_hours": args.span_hours,
         "runs": args.runs,
-        "params": {
-            "from_ms": data.from_ms,
-            "to_ms": data.to_ms,
-            "token": data.token,
-            "needle_events": data.needle_events,
-            "phrase": PHRASE,
-            "service": SERVICE,
-            "host": data.host,
-        },
+        "params": params_json(&data),
         "ingest": ingest_report,
         "freshness": freshness,
         "server": {
@@ -375,6 +367,19 @@ fn url_api(args: &BenchQueryArgs, url: &str, data_dir: &Path) -> anyhow::Result<
     })
 }
 
+/// What the queries were run with, for `bench/query_suite.py`.
+fn params_json(data: &ingest::Dataset) -> Value {
+    json!({
+        "from_ms": data.from_ms,
+        "to_ms": data.to_ms,
+        "token": data.token,
+        "needle_events": data.needle_events,
+        "phrase": PHRASE,
+        "service": SERVICE,
+        "host": data.host,
+    })
+}
+
 fn write_json(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
     if let Some(path) = path {
         std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")
@@ -418,15 +423,7 @@ fn queries_only(
         "seed": previous.map_or(json!(args.seed), |p| p["seed"].clone()),
         "span_hours": previous.map_or(json!(args.span_hours), |p| p["span_hours"].clone()),
         "runs": args.runs,
-        "params": {
-            "from_ms": data.from_ms,
-            "to_ms": data.to_ms,
-            "token": data.token,
-            "needle_events": data.needle_events,
-            "phrase": PHRASE,
-            "service": SERVICE,
-            "host": data.host,
-        },
+        "params": params_json(data),
         "ingest": null,
         "freshness": null,
         "server": {"url": api.base, "started": false},

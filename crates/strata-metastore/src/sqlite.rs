@@ -131,6 +131,14 @@ async fn insert_segment(
     Ok(())
 }
 
+/// `TenantNotFound` when an `UPDATE tenants ... WHERE id = ?` changed nothing.
+fn tenant_updated(updated: sqlx::sqlite::SqliteQueryResult, tenant: &str) -> Result<()> {
+    if updated.rows_affected() == 0 {
+        return Err(MetastoreError::TenantNotFound(tenant.to_string()));
+    }
+    Ok(())
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -173,10 +181,7 @@ impl Metastore for SqliteMetastore {
                 .bind(tenant)
                 .execute(&self.pool)
                 .await?;
-        if updated.rows_affected() == 0 {
-            return Err(MetastoreError::TenantNotFound(tenant.to_string()));
-        }
-        Ok(())
+        tenant_updated(updated, tenant)
     }
 
     async fn create_key(
@@ -334,10 +339,7 @@ impl Metastore for SqliteMetastore {
             .bind(tenant)
             .execute(&self.pool)
             .await?;
-        if updated.rows_affected() == 0 {
-            return Err(MetastoreError::TenantNotFound(tenant.to_string()));
-        }
-        Ok(())
+        tenant_updated(updated, tenant)
     }
 
     async fn replace_segments(
