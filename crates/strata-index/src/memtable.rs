@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use strata_metastore::{Metastore, MetastoreError, SegmentRecord};
 use strata_segment::{write_segment_refs, SegmentError, SegmentOptions, SegmentRow};
@@ -205,13 +205,6 @@ pub struct Index {
     metastore: Arc<dyn Metastore>,
     store: SegmentStore,
     flush_lock: tokio::sync::Mutex<()>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Index {
@@ -547,7 +540,7 @@ impl Index {
     ) -> Result<Vec<SegmentRecord>, IndexError> {
         let error = match self
             .metastore
-            .register_segments(tenant, &records, max_seq, now_ms())
+            .register_segments(tenant, &records, max_seq, crate::lifecycle::now_ms())
             .await
         {
             Ok(()) => return Ok(records),

@@ -210,7 +210,7 @@ impl Engine {
             .map(|f| (f.name().clone(), f.data_type().clone()))
             .collect();
         let info = Arc::new(SegmentInfo {
-            metadata: reader_metadata.clone(),
+            metadata: reader_metadata,
             skip,
             attribute_columns,
         });
