@@ -1,0 +1,3 @@
+//! DogStatsD: the line parser and the Agent-like 10 s aggregator.
+//!
+//! (Being written.)
