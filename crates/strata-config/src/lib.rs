@@ -27,10 +27,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod lifecycle;
+mod metrics;
 
 pub use lifecycle::{
     CompactionSection, RetentionSection, S3Section, StorageBackend, StorageSection,
 };
+pub use metrics::{MetricsSection, StatsdListener, StatsdSection};
 
 /// The default HTTP listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
@@ -103,6 +105,10 @@ pub struct Config {
     pub compaction: CompactionSection,
     /// How long events are kept.
     pub retention: RetentionSection,
+    /// The metrics store.
+    pub metrics: MetricsSection,
+    /// DogStatsD listeners.
+    pub statsd: StatsdSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -215,6 +221,8 @@ impl Default for Config {
             storage: StorageSection::default(),
             compaction: CompactionSection::default(),
             retention: RetentionSection::default(),
+            metrics: MetricsSection::default(),
+            statsd: StatsdSection::default(),
             log: LogSection::default(),
         }
     }
@@ -448,6 +456,17 @@ impl Config {
                 reason: "must be at least twice limits.max_request_bytes".into(),
             });
         }
+        if !(1..=22).contains(&self.metrics.zstd_level)
+            || self.metrics.flush_bytes == 0
+            || self.metrics.max_age_secs.is_nan()
+            || self.metrics.max_age_secs <= 0.0
+        {
+            return Err(ConfigError::Value {
+                key: "metrics",
+                reason: "zstd_level must be 1..=22, flush_bytes and max_age_secs > 0".into(),
+            });
+        }
+        self.statsd.validate()?;
         lifecycle::validate(&self.storage, &self.compaction, &self.retention)
     }
 }

@@ -99,7 +99,8 @@ pub async fn export(
         .unwrap_or(0);
     if wal_dir.exists() {
         strata_wal::read_dir(wal_dir, |seq, payload| {
-            if seq <= checkpoint {
+            // Metric batches share the WAL; export writes events only.
+            if seq <= checkpoint || !strata_types::batch::is_log_batch(payload) {
                 return Ok(());
             }
             let batch = strata_types::batch::decode(payload)

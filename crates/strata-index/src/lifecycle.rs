@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use strata_metastore::Metastore;
+use strata_metastore::{Metastore, Stream};
 use strata_storage::SegmentStore;
 use strata_types::TenantId;
 
@@ -177,12 +177,17 @@ pub async fn remove_orphans(
     metastore: &dyn Metastore,
     store: &SegmentStore,
 ) -> Result<usize, IndexError> {
-    let mut known: HashSet<String> = metastore
-        .list_segments(None, i64::MIN, i64::MAX)
-        .await?
-        .into_iter()
-        .map(|s| s.path)
-        .collect();
+    // Every stream's segments: the logs and metrics stores share the object store.
+    let mut known: HashSet<String> = HashSet::new();
+    for stream in Stream::ALL {
+        known.extend(
+            metastore
+                .list_stream_segments(stream, None, i64::MIN, i64::MAX)
+                .await?
+                .into_iter()
+                .map(|s| s.path),
+        );
+    }
     known.extend(
         metastore
             .pending_deletions(None, usize::MAX >> 1)

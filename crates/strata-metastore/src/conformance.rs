@@ -1,7 +1,7 @@
 //! The conformance suite every [`Metastore`] implementation must pass. Call
 //! [`run_all`] on a fresh, empty store.
 
-use crate::{KeyKind, KeyRing, Metastore, MetastoreError, Quota, SegmentRecord};
+use crate::{KeyKind, KeyRing, Metastore, MetastoreError, Quota, SegmentRecord, Stream};
 
 fn segment(tenant: &str, id: &str, min: i64, max: i64) -> SegmentRecord {
     SegmentRecord {
@@ -23,6 +23,7 @@ pub async fn run_all(store: &dyn Metastore) {
     segments_and_checkpoints(store).await;
     retention(store).await;
     replace_and_deletions(store).await;
+    streams(store).await;
 }
 
 async fn retention(store: &dyn Metastore) {
@@ -343,5 +344,92 @@ async fn segments_and_checkpoints(store: &dyn Metastore) {
             .expect("checkpoints")
             .get("conf-a"),
         Some(&7)
+    );
+}
+
+/// Streams are separate catalogs with separate checkpoints (issue 5): a
+/// metrics flush never advances the logs checkpoint, listing one stream
+/// never shows the other's segments, and a swap cannot remove another
+/// stream's segment.
+async fn streams(store: &dyn Metastore) {
+    store.create_tenant("conf-s", 1).await.expect("tenant");
+    let logs = segment("conf-s", "s-logs", 0, 10);
+    let mut metric = segment("conf-s", "s-metric", 0, 10);
+    metric.path = "conf-s/metrics/0/s-metric.parquet".into();
+    store
+        .register_segments("conf-s", std::slice::from_ref(&logs), 5, 1)
+        .await
+        .expect("logs");
+    store
+        .register_stream_segments(
+            Stream::Metrics,
+            "conf-s",
+            std::slice::from_ref(&metric),
+            3,
+            1,
+        )
+        .await
+        .expect("metrics at a lower seq than the logs checkpoint");
+    assert_eq!(
+        store.checkpoints().await.expect("ckpt").get("conf-s"),
+        Some(&5)
+    );
+    let metric_ckpt = store
+        .stream_checkpoints(Stream::Metrics)
+        .await
+        .expect("metric ckpt");
+    assert_eq!(metric_ckpt.get("conf-s"), Some(&3));
+    let listed = store
+        .list_segments(Some("conf-s"), 0, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed, vec![logs.clone()]);
+    let listed = store
+        .list_stream_segments(Stream::Metrics, None, 0, 10)
+        .await
+        .expect("list metrics");
+    assert_eq!(listed, vec![metric.clone()]);
+    assert!(matches!(
+        store
+            .register_stream_segments(
+                Stream::Metrics,
+                "conf-s",
+                std::slice::from_ref(&metric),
+                3,
+                2
+            )
+            .await,
+        Err(MetastoreError::AlreadyRegistered { .. })
+    ));
+    assert!(matches!(
+        store
+            .replace_segments("conf-s", &["s-metric".to_string()], &[], 9, 2)
+            .await,
+        Err(MetastoreError::SegmentGone { .. })
+    ));
+    let mut merged = segment("conf-s", "s-metric2", 0, 10);
+    merged.path = "conf-s/metrics/0/s-metric2.parquet".into();
+    store
+        .replace_stream_segments(
+            Stream::Metrics,
+            "conf-s",
+            &["s-metric".to_string()],
+            std::slice::from_ref(&merged),
+            9,
+            2,
+        )
+        .await
+        .expect("swap metrics");
+    let listed = store
+        .list_stream_segments(Stream::Metrics, Some("conf-s"), 0, 10)
+        .await
+        .expect("list metrics");
+    assert_eq!(listed, vec![merged]);
+    assert_eq!(
+        store
+            .list_segments(Some("conf-s"), 0, 10)
+            .await
+            .expect("list"),
+        vec![logs]
     );
 }

@@ -97,6 +97,29 @@ impl KeyKind {
     }
 }
 
+/// A tenant's data stream: segments and WAL checkpoints are kept per stream,
+/// so each stream flushes on its own schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Log events (and events, service checks, spans stored as events).
+    Logs,
+    /// Metric points and sketches.
+    Metrics,
+}
+
+impl Stream {
+    /// Every stream.
+    pub const ALL: [Stream; 2] = [Stream::Logs, Stream::Metrics];
+
+    /// The name stored in the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Logs => "logs",
+            Stream::Metrics => "metrics",
+        }
+    }
+}
+
 /// Per-tenant ingest quota; `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quota {
@@ -189,35 +212,74 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyInfo>>;
     /// Revokes a key by id.
     async fn revoke_key(&self, key_id: &str, now_ms: i64) -> Result<()>;
-    /// Registers segments and advances the tenant's WAL checkpoint to
-    /// `checkpoint_seq`, in one transaction: either all of it happens or none.
-    /// Non-empty `segments` with a checkpoint at or below the stored one are
-    /// refused with [`MetastoreError::AlreadyRegistered`] and change nothing.
+    /// Registers segments of `stream` and advances the tenant's WAL
+    /// checkpoint of that stream to `checkpoint_seq`, in one transaction:
+    /// either all of it happens or none. Non-empty `segments` with a
+    /// checkpoint at or below the stored one are refused with
+    /// [`MetastoreError::AlreadyRegistered`] and change nothing.
+    async fn register_stream_segments(
+        &self,
+        stream: Stream,
+        tenant: &str,
+        segments: &[SegmentRecord],
+        checkpoint_seq: u64,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Segments of `stream` of a tenant (or of all tenants) overlapping
+    /// `[from_ns, to_ns]`, newest first.
+    async fn list_stream_segments(
+        &self,
+        stream: Stream,
+        tenant: Option<&str>,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<SegmentRecord>>;
+    /// Every tenant's WAL checkpoint of `stream`.
+    async fn stream_checkpoints(&self, stream: Stream) -> Result<HashMap<TenantId, u64>>;
+    /// [`Metastore::register_stream_segments`] for [`Stream::Logs`].
     async fn register_segments(
         &self,
         tenant: &str,
         segments: &[SegmentRecord],
         checkpoint_seq: u64,
         now_ms: i64,
-    ) -> Result<()>;
-    /// Segments of a tenant (or of all tenants) overlapping `[from_ns, to_ns]`.
+    ) -> Result<()> {
+        self.register_stream_segments(Stream::Logs, tenant, segments, checkpoint_seq, now_ms)
+            .await
+    }
+    /// [`Metastore::list_stream_segments`] for [`Stream::Logs`].
     async fn list_segments(
         &self,
         tenant: Option<&str>,
         from_ns: i64,
         to_ns: i64,
-    ) -> Result<Vec<SegmentRecord>>;
-    /// Every tenant's WAL checkpoint.
-    async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>>;
+    ) -> Result<Vec<SegmentRecord>> {
+        self.list_stream_segments(Stream::Logs, tenant, from_ns, to_ns)
+            .await
+    }
+    /// [`Metastore::stream_checkpoints`] for [`Stream::Logs`].
+    async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>> {
+        self.stream_checkpoints(Stream::Logs).await
+    }
     /// Sets a tenant's retention in days (`None`: the node default).
     async fn set_retention(&self, tenant: &str, days: Option<u32>) -> Result<()>;
     /// In ONE transaction: removes the segments `remove` (ids) of `tenant`
     /// from the catalog, queues their objects for deletion after
-    /// `delete_after_ms`, and registers `add`. Compaction swaps its inputs for
+    /// `delete_after_ms`, and registers `add` in `stream`. Compaction swaps its inputs for
     /// its output with it; retention drops expired segments with an empty
     /// `add`. If any id of `remove` is not in the catalog, nothing changes
     /// and the answer is [`MetastoreError::SegmentGone`]. The WAL checkpoint
     /// is not touched: the rows were already registered.
+    async fn replace_stream_segments(
+        &self,
+        stream: Stream,
+        tenant: &str,
+        remove: &[String],
+        add: &[SegmentRecord],
+        delete_after_ms: i64,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// [`Metastore::replace_stream_segments`] for [`Stream::Logs`].
     async fn replace_segments(
         &self,
         tenant: &str,
@@ -225,7 +287,10 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
         add: &[SegmentRecord],
         delete_after_ms: i64,
         now_ms: i64,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.replace_stream_segments(Stream::Logs, tenant, remove, add, delete_after_ms, now_ms)
+            .await
+    }
     /// Queued deletions, oldest deadline first; only those due at `now_ms`
     /// when it is `Some`, at most `limit`.
     async fn pending_deletions(

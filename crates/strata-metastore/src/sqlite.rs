@@ -12,7 +12,7 @@ use strata_types::{is_valid_tenant_id, TenantId};
 
 use crate::{
     generate_secret, hash_secret, KeyInfo, KeyKind, Metastore, MetastoreError, PendingDeletion,
-    Quota, Result, SegmentRecord, Tenant,
+    Quota, Result, SegmentRecord, Stream, Tenant,
 };
 
 /// SQLite-backed [`Metastore`]. `synchronous = FULL`, so a registered
@@ -109,13 +109,14 @@ fn segment_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SegmentRecord> {
 
 async fn insert_segment(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    stream: Stream,
     tenant: &str,
     segment: &SegmentRecord,
     now_ms: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO segments (id, tenant_id, path, hour_bucket_ns, min_ts_ns, max_ts_ns, rows, size_bytes, created_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO segments (id, tenant_id, path, hour_bucket_ns, min_ts_ns, max_ts_ns, rows, size_bytes, created_at_ms, stream) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&segment.id)
     .bind(tenant)
@@ -126,6 +127,7 @@ async fn insert_segment(
     .bind(to_i64(segment.rows))
     .bind(to_i64(segment.size_bytes))
     .bind(now_ms)
+    .bind(stream.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -255,8 +257,9 @@ impl Metastore for SqliteMetastore {
         Ok(())
     }
 
-    async fn register_segments(
+    async fn register_stream_segments(
         &self,
+        stream: Stream,
         tenant: &str,
         segments: &[SegmentRecord],
         checkpoint_seq: u64,
@@ -265,11 +268,23 @@ impl Metastore for SqliteMetastore {
         let mut tx = self.pool.begin().await?;
         // Idempotent: a retry after a commit whose success was not reported
         // must not register the same events twice.
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT wal_seq FROM checkpoints WHERE tenant_id = ?")
+        let current: Option<i64> = match stream {
+            Stream::Logs => {
+                sqlx::query_scalar("SELECT wal_seq FROM checkpoints WHERE tenant_id = ?")
+                    .bind(tenant)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            _ => {
+                sqlx::query_scalar(
+                    "SELECT wal_seq FROM stream_checkpoints WHERE tenant_id = ? AND stream = ?",
+                )
                 .bind(tenant)
+                .bind(stream.as_str())
                 .fetch_optional(&mut *tx)
-                .await?;
+                .await?
+            }
+        };
         if !segments.is_empty() && current.is_some_and(|seq| seq >= to_i64(checkpoint_seq)) {
             tx.rollback().await?;
             return Err(MetastoreError::AlreadyRegistered {
@@ -278,22 +293,31 @@ impl Metastore for SqliteMetastore {
             });
         }
         for segment in segments {
-            insert_segment(&mut tx, tenant, segment, now_ms).await?;
+            insert_segment(&mut tx, stream, tenant, segment, now_ms).await?;
         }
-        sqlx::query(
-            "INSERT INTO checkpoints (tenant_id, wal_seq) VALUES (?, ?) \
-             ON CONFLICT(tenant_id) DO UPDATE SET wal_seq = MAX(wal_seq, excluded.wal_seq)",
-        )
-        .bind(tenant)
-        .bind(to_i64(checkpoint_seq))
-        .execute(&mut *tx)
-        .await?;
+        let upsert = match stream {
+            Stream::Logs => sqlx::query(
+                "INSERT INTO checkpoints (tenant_id, wal_seq) VALUES (?, ?) \
+                 ON CONFLICT(tenant_id) DO UPDATE SET wal_seq = MAX(wal_seq, excluded.wal_seq)",
+            )
+            .bind(tenant)
+            .bind(to_i64(checkpoint_seq)),
+            _ => sqlx::query(
+                "INSERT INTO stream_checkpoints (tenant_id, wal_seq, stream) VALUES (?, ?, ?) \
+                 ON CONFLICT(tenant_id, stream) DO UPDATE SET wal_seq = MAX(wal_seq, excluded.wal_seq)",
+            )
+            .bind(tenant)
+            .bind(to_i64(checkpoint_seq))
+            .bind(stream.as_str()),
+        };
+        upsert.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn list_segments(
+    async fn list_stream_segments(
         &self,
+        stream: Stream,
         tenant: Option<&str>,
         from_ns: i64,
         to_ns: i64,
@@ -301,9 +325,10 @@ impl Metastore for SqliteMetastore {
         let rows = match tenant {
             Some(t) => {
                 sqlx::query(
-                    "SELECT * FROM segments WHERE tenant_id = ? AND max_ts_ns >= ? AND min_ts_ns <= ? \
+                    "SELECT * FROM segments WHERE stream = ? AND tenant_id = ? AND max_ts_ns >= ? AND min_ts_ns <= ? \
                      ORDER BY max_ts_ns DESC, id",
                 )
+                .bind(stream.as_str())
                 .bind(t)
                 .bind(from_ns)
                 .bind(to_ns)
@@ -311,20 +336,34 @@ impl Metastore for SqliteMetastore {
                 .await?
             }
             None => {
-                sqlx::query("SELECT * FROM segments WHERE max_ts_ns >= ? AND min_ts_ns <= ? ORDER BY max_ts_ns DESC, id")
-                    .bind(from_ns)
-                    .bind(to_ns)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(
+                    "SELECT * FROM segments WHERE stream = ? AND max_ts_ns >= ? AND min_ts_ns <= ? \
+                     ORDER BY max_ts_ns DESC, id",
+                )
+                .bind(stream.as_str())
+                .bind(from_ns)
+                .bind(to_ns)
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         rows.iter().map(segment_from_row).collect()
     }
 
-    async fn checkpoints(&self) -> Result<HashMap<TenantId, u64>> {
-        let rows = sqlx::query("SELECT tenant_id, wal_seq FROM checkpoints")
-            .fetch_all(&self.pool)
-            .await?;
+    async fn stream_checkpoints(&self, stream: Stream) -> Result<HashMap<TenantId, u64>> {
+        let rows = match stream {
+            Stream::Logs => {
+                sqlx::query("SELECT tenant_id, wal_seq FROM checkpoints")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            _ => {
+                sqlx::query("SELECT tenant_id, wal_seq FROM stream_checkpoints WHERE stream = ?")
+                    .bind(stream.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         let mut out = HashMap::new();
         for row in rows {
             let seq: i64 = row.try_get("wal_seq")?;
@@ -342,8 +381,9 @@ impl Metastore for SqliteMetastore {
         tenant_updated(updated, tenant)
     }
 
-    async fn replace_segments(
+    async fn replace_stream_segments(
         &self,
+        stream: Stream,
         tenant: &str,
         remove: &[String],
         add: &[SegmentRecord],
@@ -355,10 +395,11 @@ impl Metastore for SqliteMetastore {
         let mut tx = self.pool.begin().await?;
         for id in remove {
             let path: Option<String> = sqlx::query_scalar(
-                "DELETE FROM segments WHERE id = ? AND tenant_id = ? RETURNING path",
+                "DELETE FROM segments WHERE id = ? AND tenant_id = ? AND stream = ? RETURNING path",
             )
             .bind(id)
             .bind(tenant)
+            .bind(stream.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             let Some(path) = path else {
@@ -379,7 +420,7 @@ impl Metastore for SqliteMetastore {
             .await?;
         }
         for segment in add {
-            insert_segment(&mut tx, tenant, segment, now_ms).await?;
+            insert_segment(&mut tx, stream, tenant, segment, now_ms).await?;
         }
         tx.commit().await?;
         Ok(())

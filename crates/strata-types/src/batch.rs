@@ -58,6 +58,13 @@ pub enum DecodeError {
     Trailing(usize),
 }
 
+/// Whether a WAL payload is a log batch. The WAL also carries metric
+/// batches (`strata_metrics::codec`, first byte `0x4d`); readers of log
+/// batches skip those.
+pub fn is_log_batch(payload: &[u8]) -> bool {
+    payload.first() == Some(&BATCH_VERSION)
+}
+
 /// Encodes one tenant's events.
 pub fn encode(tenant: &str, events: &[Event]) -> Vec<u8> {
     let estimate: usize = events.iter().map(|e| e.heap_size()).sum::<usize>() / 2 + 64;

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use strata_index::{CompactionConfig, Index, IndexConfig};
 use strata_metastore::{
     KeyInfo, KeyKind, Metastore, MetastoreError, PendingDeletion, Quota, SegmentRecord,
-    SqliteMetastore, Tenant,
+    SqliteMetastore, Stream, Tenant,
 };
 use strata_segment::{read_segment, SegmentOptions, SegmentRow};
 use strata_storage::{Backend, SegmentStore};
@@ -81,8 +81,9 @@ impl Metastore for Flaky {
     async fn revoke_key(&self, key_id: &str, now_ms: i64) -> Result<(), MetastoreError> {
         self.inner.revoke_key(key_id, now_ms).await
     }
-    async fn register_segments(
+    async fn register_stream_segments(
         &self,
+        stream: Stream,
         tenant: &str,
         segments: &[SegmentRecord],
         checkpoint_seq: u64,
@@ -92,29 +93,36 @@ impl Metastore for Flaky {
             return Err(injected());
         }
         self.inner
-            .register_segments(tenant, segments, checkpoint_seq, now_ms)
+            .register_stream_segments(stream, tenant, segments, checkpoint_seq, now_ms)
             .await?;
         if self.faults.register_after_commit.load(Ordering::SeqCst) {
             return Err(injected());
         }
         Ok(())
     }
-    async fn list_segments(
+    async fn list_stream_segments(
         &self,
+        stream: Stream,
         tenant: Option<&str>,
         from_ns: i64,
         to_ns: i64,
     ) -> Result<Vec<SegmentRecord>, MetastoreError> {
-        self.inner.list_segments(tenant, from_ns, to_ns).await
+        self.inner
+            .list_stream_segments(stream, tenant, from_ns, to_ns)
+            .await
     }
-    async fn checkpoints(&self) -> Result<HashMap<String, u64>, MetastoreError> {
-        self.inner.checkpoints().await
+    async fn stream_checkpoints(
+        &self,
+        stream: Stream,
+    ) -> Result<HashMap<String, u64>, MetastoreError> {
+        self.inner.stream_checkpoints(stream).await
     }
     async fn set_retention(&self, tenant: &str, days: Option<u32>) -> Result<(), MetastoreError> {
         self.inner.set_retention(tenant, days).await
     }
-    async fn replace_segments(
+    async fn replace_stream_segments(
         &self,
+        stream: Stream,
         tenant: &str,
         remove: &[String],
         add: &[SegmentRecord],
@@ -126,7 +134,7 @@ impl Metastore for Flaky {
             return Err(injected());
         }
         self.inner
-            .replace_segments(tenant, remove, add, delete_after_ms, now_ms)
+            .replace_stream_segments(stream, tenant, remove, add, delete_after_ms, now_ms)
             .await?;
         if self.faults.replace_after_commit.load(Ordering::SeqCst) {
             return Err(injected());

@@ -1,0 +1,250 @@
+//! Metric segments: one Parquet file per (tenant, hour bucket) flush or
+//! merge, rows sorted by (metric, series id, timestamp). The byte-level
+//! layout is in `docs/metrics-format.md`.
+//!
+//! Columns (all required except `sketch`):
+//!
+//! | column | Arrow | Parquet encoding | why |
+//! |---|---|---|---|
+//! | `metric` | Utf8 | dictionary + RLE | sorted: one run per metric; row-group min/max prune by name |
+//! | `series_id` | UInt64 | DELTA_BINARY_PACKED | sorted: runs of equal ids |
+//! | `host` | Utf8 | dictionary + RLE | one run per series |
+//! | `tags` | Utf8 (JSON array) | dictionary + RLE | one run per series |
+//! | `kind` | UInt8 | dictionary + RLE | [`MetricType::code`] |
+//! | `interval_s` | UInt32 | dictionary + RLE | |
+//! | `unit` | Utf8 | dictionary + RLE | |
+//! | `ts` | Int64 (s) | DELTA_BINARY_PACKED | regular intervals delta to ~0 bits |
+//! | `value` | Float64 | BYTE_STREAM_SPLIT | exponent bytes compress apart |
+//! | `sketch` | Binary, nullable | PLAIN | `strata_metrics::codec::put_sketch`, distributions only |
+//!
+//! The footer's key-value metadata holds `strata.metrics.version` and
+//! `strata.metrics.names` (a JSON array of the segment's metric names), so
+//! a scan for one metric skips segments without it from the footer alone.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, Float64Builder, Int64Builder, StringDictionaryBuilder, UInt32Builder,
+    UInt64Builder, UInt8Builder,
+};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::format::SortingColumn;
+use parquet::schema::types::ColumnPath;
+use strata_metrics::{MetricType, Sketch};
+
+use crate::TsdbError;
+
+/// Format version written in the footer.
+pub const FORMAT_VERSION: &str = "1";
+/// Footer key of the format version.
+pub const VERSION_KEY: &str = "strata.metrics.version";
+/// Footer key of the JSON array of metric names.
+pub const NAMES_KEY: &str = "strata.metrics.names";
+
+/// Column indices, in schema order.
+pub(crate) mod col {
+    pub const METRIC: usize = 0;
+    pub const SERIES_ID: usize = 1;
+    pub const HOST: usize = 2;
+    pub const TAGS: usize = 3;
+    pub const KIND: usize = 4;
+    pub const INTERVAL: usize = 5;
+    pub const UNIT: usize = 6;
+    pub const TS: usize = 7;
+    pub const VALUE: usize = 8;
+    pub const SKETCH: usize = 9;
+}
+
+/// The Arrow schema of every metric segment.
+pub fn schema() -> SchemaRef {
+    let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    Arc::new(Schema::new(vec![
+        Field::new("metric", dict(), false),
+        Field::new("series_id", DataType::UInt64, false),
+        Field::new("host", dict(), false),
+        Field::new("tags", dict(), false),
+        Field::new("kind", DataType::UInt8, false),
+        Field::new("interval_s", DataType::UInt32, false),
+        Field::new("unit", dict(), false),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("value", DataType::Float64, false),
+        Field::new("sketch", DataType::Binary, true),
+    ]))
+}
+
+/// What a series row carries besides its point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesInfo {
+    /// The key.
+    pub key: strata_metrics::SeriesKey,
+    /// The stable id of the key.
+    pub id: u64,
+    /// Type.
+    pub kind: MetricType,
+    /// Interval in seconds of counts and rates (0 when unknown).
+    pub interval_s: u32,
+    /// Unit, empty when none.
+    pub unit: String,
+    /// The tags as stored in the `tags` column (a JSON array).
+    pub tags_json: String,
+}
+
+impl SeriesInfo {
+    /// Builds the info of a key.
+    pub fn new(
+        key: strata_metrics::SeriesKey,
+        kind: MetricType,
+        interval_s: u32,
+        unit: String,
+    ) -> SeriesInfo {
+        let tags_json = serde_json::to_string(&key.tags).unwrap_or_else(|_| "[]".into());
+        SeriesInfo {
+            id: key.id(),
+            key,
+            kind,
+            interval_s,
+            unit,
+            tags_json,
+        }
+    }
+}
+
+/// One row to write: a series, a timestamp, a value and maybe a sketch.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// The series.
+    pub series: &'a SeriesInfo,
+    /// Seconds since the epoch.
+    pub ts_s: i64,
+    /// The value (a distribution's sum).
+    pub value: f64,
+    /// The sketch of a distribution point.
+    pub sketch: Option<&'a Sketch>,
+}
+
+/// Sorts rows in segment order: metric, series id, timestamp.
+pub fn sort_rows(rows: &mut [Row<'_>]) {
+    rows.sort_by(|a, b| {
+        a.series
+            .key
+            .metric
+            .cmp(&b.series.key.metric)
+            .then(a.series.id.cmp(&b.series.id))
+            .then(a.ts_s.cmp(&b.ts_s))
+    });
+}
+
+/// Encodes sorted rows as a segment file.
+pub fn write(
+    rows: &[Row<'_>],
+    zstd_level: i32,
+    row_group_rows: usize,
+) -> Result<Vec<u8>, TsdbError> {
+    let schema = schema();
+    let mut names: Vec<&str> = rows.iter().map(|r| r.series.key.metric.as_str()).collect();
+    names.dedup();
+    let names_json = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+    let properties = properties(zstd_level, row_group_rows, names_json)?;
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(properties))?;
+    for chunk in rows.chunks(row_group_rows.max(1)) {
+        writer.write(&batch(&schema, chunk)?)?;
+    }
+    writer.close()?;
+    Ok(out)
+}
+
+fn properties(
+    zstd_level: i32,
+    row_group_rows: usize,
+    names_json: String,
+) -> Result<WriterProperties, TsdbError> {
+    let level = ZstdLevel::try_new(zstd_level)?;
+    let path = |name: &str| ColumnPath::from(name);
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_size(row_group_rows.max(1))
+        .set_data_page_size_limit(1 << 20)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: col::METRIC as i32,
+            descending: false,
+            nulls_first: false,
+        }]))
+        .set_column_dictionary_enabled(path("series_id"), false)
+        .set_column_encoding(path("series_id"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(path("ts"), false)
+        .set_column_encoding(path("ts"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(path("value"), false)
+        .set_column_encoding(path("value"), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_dictionary_enabled(path("sketch"), false)
+        .set_column_statistics_enabled(path("sketch"), EnabledStatistics::None)
+        .set_column_statistics_enabled(path("value"), EnabledStatistics::None)
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
+            KeyValue::new(NAMES_KEY.to_string(), names_json),
+        ]))
+        .build())
+}
+
+fn batch(schema: &SchemaRef, rows: &[Row<'_>]) -> Result<RecordBatch, TsdbError> {
+    let n = rows.len();
+    let mut metric = StringDictionaryBuilder::<Int32Type>::new();
+    let mut host = StringDictionaryBuilder::<Int32Type>::new();
+    let mut tags = StringDictionaryBuilder::<Int32Type>::new();
+    let mut unit = StringDictionaryBuilder::<Int32Type>::new();
+    let mut series_id = UInt64Builder::with_capacity(n);
+    let mut kind = UInt8Builder::with_capacity(n);
+    let mut interval = UInt32Builder::with_capacity(n);
+    let mut ts = Int64Builder::with_capacity(n);
+    let mut value = Float64Builder::with_capacity(n);
+    let mut sketch = BinaryBuilder::new();
+    let mut encoded = Vec::new();
+    for row in rows {
+        let s = row.series;
+        metric.append_value(&s.key.metric);
+        host.append_value(&s.key.host);
+        tags.append_value(&s.tags_json);
+        unit.append_value(&s.unit);
+        series_id.append_value(s.id);
+        kind.append_value(s.kind.code());
+        interval.append_value(s.interval_s);
+        ts.append_value(row.ts_s);
+        value.append_value(row.value);
+        match row.sketch {
+            Some(sk) => {
+                encoded.clear();
+                strata_metrics::codec::put_sketch(&mut encoded, sk);
+                sketch.append_value(&encoded);
+            }
+            None => sketch.append_null(),
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(metric.finish()),
+        Arc::new(series_id.finish()),
+        Arc::new(host.finish()),
+        Arc::new(tags.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(interval.finish()),
+        Arc::new(unit.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(value.finish()),
+        Arc::new(sketch.finish()),
+    ];
+    debug_assert!(columns.iter().all(|c| c.len() == n));
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// The metric names listed in a segment's footer, if present.
+pub fn footer_names(metadata: &parquet::file::metadata::ParquetMetaData) -> Option<Vec<String>> {
+    let kv = metadata.file_metadata().key_value_metadata()?;
+    let names = kv.iter().find(|kv| kv.key == NAMES_KEY)?.value.as_deref()?;
+    serde_json::from_str(names).ok()
+}

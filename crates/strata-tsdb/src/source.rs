@@ -1,0 +1,111 @@
+//! The query engine's view of the store: [`TsdbSource`] implements
+//! `strata_metrics_query::SeriesSource` for one tenant by scanning with a
+//! visitor that folds each point into its series' time bucket, so a query
+//! over millions of points holds only `series × buckets` aggregates.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use strata_metrics::{SeriesKey, Sketch};
+use strata_metrics_query::{Bucket, FetchRequest, FetchedSeries, SeriesSource};
+
+use crate::scan::{ScanRequest, Visitor};
+use crate::segment::SeriesInfo;
+use crate::store::Tsdb;
+use crate::TsdbError;
+
+/// One tenant's metrics, as a query source.
+#[derive(Debug, Clone)]
+pub struct TsdbSource {
+    tsdb: Arc<Tsdb>,
+    tenant: String,
+}
+
+impl TsdbSource {
+    /// The source of `tenant`.
+    pub fn new(tsdb: Arc<Tsdb>, tenant: impl Into<String>) -> TsdbSource {
+        TsdbSource {
+            tsdb,
+            tenant: tenant.into(),
+        }
+    }
+}
+
+impl SeriesSource for TsdbSource {
+    type Error = TsdbError;
+
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Vec<FetchedSeries>, TsdbError> {
+        let mut folder = Folder {
+            request,
+            series: FxHashMap::default(),
+            out: Vec::new(),
+        };
+        let interval = request.interval_s.max(1);
+        let end = request
+            .start_s
+            .saturating_add(interval.saturating_mul(request.buckets as i64))
+            .saturating_sub(1);
+        // Exactly the points `bucket_index` accepts; the visitor re-checks.
+        let scan = ScanRequest {
+            metric: request.metric,
+            from_s: request.start_s,
+            to_s: end.min(request.to_s),
+            sketches: request.sketches,
+        };
+        self.tsdb.scan(&self.tenant, &scan, &mut folder)?;
+        Ok(folder.out)
+    }
+}
+
+/// Folds points into per-series buckets.
+struct Folder<'r, 'a> {
+    request: &'r FetchRequest<'a>,
+    /// Series id → index in `out`.
+    series: FxHashMap<u64, usize>,
+    out: Vec<FetchedSeries>,
+}
+
+impl Visitor for Folder<'_, '_> {
+    fn wants(&mut self, key: &SeriesKey) -> bool {
+        self.request.scope.matches(key)
+    }
+
+    fn point(&mut self, series: &Arc<SeriesInfo>, ts_s: i64, value: f64, sketch: Option<&Sketch>) {
+        let Some(bucket) = self.request.bucket_index(ts_s) else {
+            return;
+        };
+        let buckets = self.request.buckets;
+        let want_sketches = self.request.sketches;
+        let index = *self.series.entry(series.id).or_insert_with(|| {
+            self.out.push(FetchedSeries {
+                key: series.key.clone(),
+                kind: series.kind,
+                interval_s: series.interval_s,
+                buckets: vec![None; buckets],
+                sketches: if want_sketches {
+                    vec![None; buckets]
+                } else {
+                    Vec::new()
+                },
+            });
+            self.out.len() - 1
+        });
+        let out = &mut self.out[index];
+        let summary = match sketch {
+            Some(s) => Bucket::of_sketch(s),
+            None => Some(Bucket::of(value)),
+        };
+        if let Some(summary) = summary {
+            match &mut out.buckets[bucket] {
+                Some(b) => b.merge(&summary),
+                slot @ None => *slot = Some(summary),
+            }
+        }
+        if let (Some(sketch), true) = (sketch, want_sketches) {
+            match &mut out.sketches[bucket] {
+                Some(merged) => merged.merge(sketch),
+                slot @ None => *slot = Some(sketch.clone()),
+            }
+        }
+    }
+}
