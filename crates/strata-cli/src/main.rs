@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: Datadog logs intake on HTTP, data in a local directory.
+    /// Run the server: Datadog logs and metrics intake on HTTP, DogStatsD on
+    /// UDP (--statsd-listen), data in a local directory.
     ///
     /// Configuration is merged from the TOML file (--config or STRATA_CONFIG),
     /// then STRATA_* environment variables (e.g. STRATA_WAL_DURABILITY=none),
@@ -77,6 +78,14 @@ struct ServeArgs {
     /// saving a copy of DATA_DIR/wal.
     #[arg(long)]
     repair_wal: bool,
+    /// Receive DogStatsD on this UDP address, e.g. 127.0.0.1:8125
+    /// (adds one listener to [statsd] listeners).
+    #[arg(long, value_name = "ADDR")]
+    statsd_listen: Option<String>,
+    /// The API key whose tenant owns what --statsd-listen receives
+    /// [default: the `default` tenant's key in DATA_DIR/bootstrap-keys.json].
+    #[arg(long, value_name = "KEY", requires = "statsd_listen")]
+    statsd_api_key: Option<String>,
 }
 
 fn main() {
@@ -130,12 +139,22 @@ fn init_tracing(format: LogFormat, level: &str) {
 }
 
 fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
-    load_config_parts(
+    let mut config = load_config_parts(
         args.config.as_deref(),
         args.data_dir.as_deref(),
         &args.set,
         args.listen.as_deref(),
-    )
+    )?;
+    if let Some(listen) = &args.statsd_listen {
+        listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("--statsd-listen {listen}"))?;
+        config.statsd.listeners.push(strata_config::StatsdListener {
+            listen: listen.clone(),
+            api_key: args.statsd_api_key.clone().unwrap_or_default(),
+        });
+    }
+    Ok(config)
 }
 
 /// The configuration from a TOML file, `STRATA_*` variables and `--set`

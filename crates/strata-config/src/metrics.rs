@@ -43,7 +43,9 @@ impl Default for MetricsSection {
 pub struct StatsdListener {
     /// UDP address, e.g. `127.0.0.1:8125`.
     pub listen: String,
-    /// An API key (secret); its tenant owns the listener's metrics.
+    /// An API key (secret); its tenant owns the listener's metrics. Empty:
+    /// the `default` tenant's key from `DATA_DIR/bootstrap-keys.json`.
+    #[serde(default)]
     pub api_key: String,
 }
 
@@ -85,12 +87,6 @@ impl StatsdSection {
                     key: "statsd.listeners",
                     reason: format!("{}: {e}", listener.listen),
                 })?;
-            if listener.api_key.is_empty() {
-                return Err(ConfigError::Value {
-                    key: "statsd.listeners",
-                    reason: format!("listener {} needs an api_key", listener.listen),
-                });
-            }
         }
         if self.window_secs == 0 || self.max_contexts == 0 {
             return Err(ConfigError::Value {

@@ -22,11 +22,18 @@
 mod compression;
 mod flatten;
 mod logs;
+mod metrics;
 mod quota;
 mod timestamp;
 
 pub use compression::{decompress, Encoding};
 pub use logs::{decode_logs, decode_logs_measured, BodyFormat, Decoded, LogsRequest};
+pub use metrics::{
+    agent_payload, decode_check_runs, decode_distribution_points, decode_events_v1,
+    decode_series_v1, decode_series_v2_json, decode_series_v2_protobuf, decode_sketches_protobuf,
+    event_response_json, DecodedMetrics, DroppedPoints, MetricsLimits, MAX_AGGREGATION_KEY_CHARS,
+    MAX_CHECK_RUNS, MAX_EVENT_TEXT_CHARS,
+};
 pub use quota::TokenBucket;
 pub use timestamp::{parse_timestamp_ns, parse_timestamp_str};
 

@@ -22,3 +22,4 @@ pub use model::{
     SeriesKey, SeriesPoints, SketchPoints, MAX_NAME_LEN, MAX_TAGS_PER_SERIES,
 };
 pub use sketch::Sketch;
+pub use sketch::{Bin, SketchError};

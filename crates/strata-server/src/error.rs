@@ -12,6 +12,9 @@ pub(crate) struct ApiError {
     pub(crate) headers: Vec<(&'static str, String)>,
     /// Label for `strata_ingest_rejections_total`.
     pub(crate) reason: &'static str,
+    /// `{"errors":["…"]}` (the metrics API's `APIErrorResponse`) instead
+    /// of the logs intake's error objects.
+    pub(crate) plain: bool,
 }
 
 impl ApiError {
@@ -25,7 +28,14 @@ impl ApiError {
             detail: detail.into(),
             headers: Vec::new(),
             reason,
+            plain: false,
         }
+    }
+
+    /// Answers `{"errors":["detail"]}` (metrics API routes).
+    pub(crate) fn plain(mut self) -> ApiError {
+        self.plain = true;
+        self
     }
 
     pub(crate) fn with_header(mut self, name: &'static str, value: impl ToString) -> ApiError {
@@ -37,9 +47,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error");
-        let body = serde_json::json!({
-            "errors": [{"status": self.status.as_u16().to_string(), "title": title, "detail": self.detail}]
-        });
+        let body = if self.plain {
+            serde_json::json!({ "errors": [self.detail] })
+        } else {
+            serde_json::json!({
+                "errors": [{"status": self.status.as_u16().to_string(), "title": title, "detail": self.detail}]
+            })
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {

@@ -29,6 +29,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/input", post(logs_v1))
         .route("/v1/input/{key}", post(logs_v1_key))
         .route("/api/v1/validate", get(validate))
+        .route("/api/v2/series", post(crate::metrics_intake::series_v2))
+        .route("/api/v1/series", post(crate::metrics_intake::series_v1))
+        .route(
+            "/api/v1/distribution_points",
+            post(crate::metrics_intake::distribution_points),
+        )
+        .route("/api/beta/sketches", post(crate::metrics_intake::sketches))
+        .route("/api/v1/check_run", post(crate::metrics_intake::check_run))
+        .route("/api/v1/events", post(crate::metrics_intake::events))
+        .route("/api/v1/query", get(crate::metrics_query::query))
+        .route("/api/v1/metrics", get(crate::metrics_query::list_metrics))
         .route(
             "/health/live",
             get(|| async { Json(serde_json::json!({"status":"ok"})) }),
@@ -128,7 +139,7 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     response
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -221,13 +232,13 @@ async fn handle(
 #[derive(Debug)]
 pub(crate) struct Reservation {
     state: Arc<AppState>,
-    bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 impl Reservation {
     /// Reserves `bytes`; returns the reservation and the total now in use
     /// (memtables plus every in-flight reservation, this one included).
-    fn new(state: &Arc<AppState>, bytes: u64, memtable_bytes: u64) -> (Reservation, u64) {
+    pub(crate) fn new(state: &Arc<AppState>, bytes: u64, memtable_bytes: u64) -> (Reservation, u64) {
         let before = state.inflight_bytes.fetch_add(bytes, Ordering::Relaxed);
         let reservation = Reservation {
             state: Arc::clone(state),
@@ -237,7 +248,7 @@ impl Reservation {
     }
 
     /// Grows the reservation to `bytes` if it is smaller; returns the total in use.
-    fn grow_to(&mut self, bytes: u64, memtable_bytes: u64) -> u64 {
+    pub(crate) fn grow_to(&mut self, bytes: u64, memtable_bytes: u64) -> u64 {
         let extra = bytes.saturating_sub(self.bytes);
         self.bytes += extra;
         self.state
@@ -256,11 +267,11 @@ impl Drop for Reservation {
     }
 }
 
-fn unavailable(reason: &'static str, detail: impl Into<String>) -> ApiError {
+pub(crate) fn unavailable(reason: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason, detail).with_header("retry-after", 1)
 }
 
-fn ingest_error(error: IngestError) -> ApiError {
+pub(crate) fn ingest_error(error: IngestError) -> ApiError {
     match error.kind {
         ErrorKind::BadRequest => {
             ApiError::new(StatusCode::BAD_REQUEST, "bad_request", error.detail)
@@ -276,13 +287,12 @@ fn ingest_error(error: IngestError) -> ApiError {
     }
 }
 
-async fn ingest(
-    state: &Arc<AppState>,
+/// Checks what every write checks before reading a body: an API key of a
+/// live tenant, a recovered node, a healthy WAL.
+pub(crate) fn admit(
+    state: &AppState,
     key: Option<String>,
-    params: HashMap<String, String>,
-    headers: HeaderMap,
-    body: &mut Option<Body>,
-) -> Result<(), ApiError> {
+) -> Result<(strata_metastore::AuthenticatedKey, &Core), ApiError> {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -309,6 +319,17 @@ async fn ingest(
             "the write-ahead log failed; writes are refused until restart",
         ));
     }
+    Ok((auth, core))
+}
+
+async fn ingest(
+    state: &Arc<AppState>,
+    key: Option<String>,
+    params: HashMap<String, String>,
+    headers: HeaderMap,
+    body: &mut Option<Body>,
+) -> Result<(), ApiError> {
+    let (auth, core) = admit(state, key)?;
     let format =
         BodyFormat::from_content_type(header(&headers, "content-type")).map_err(ingest_error)?;
     let encoding = Encoding::parse(header(&headers, "content-encoding")).map_err(ingest_error)?;
@@ -399,6 +420,7 @@ async fn ingest(
     let item = Committed {
         tenant: auth.tenant.clone(),
         events,
+        metrics: None,
         heap_bytes,
         reservation: Some(reservation),
     };
@@ -428,9 +450,13 @@ async fn ingest(
     Ok(())
 }
 
-async fn append(core: &Core, payload: Vec<u8>, item: Committed) -> Result<(), ApiError> {
+pub(crate) async fn append(
+    core: &Core,
+    payload: Vec<u8>,
+    item: Committed,
+) -> Result<u64, ApiError> {
     match core.wal.append(payload, item).await {
-        Ok(_seq) => Ok(()),
+        Ok(seq) => Ok(seq),
         Err(WalError::Poisoned) => Err(unavailable(
             "wal_poisoned",
             "the write-ahead log failed; writes are refused until restart",
@@ -450,7 +476,7 @@ async fn append(core: &Core, payload: Vec<u8>, item: Committed) -> Result<(), Ap
 /// gets the error response instead of a reset connection while it is still
 /// sending. Nothing is buffered; a body over `limit` is left unread (the
 /// connection is then closed).
-async fn discard(mut body: Body, limit: u64) {
+pub(crate) async fn discard(mut body: Body, limit: u64) {
     let mut seen = 0u64;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { return };
@@ -462,7 +488,7 @@ async fn discard(mut body: Body, limit: u64) {
 }
 
 /// Reads the body, refusing (413) once more than `limit` wire bytes arrive.
-async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
     let limited = http_body_util::Limited::new(body, limit as usize);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -480,7 +506,7 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
 }
 
 /// Returns tokens taken by [`check_quota`] for a request that was not stored.
-fn refund_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) {
+pub(crate) fn refund_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) {
     let mut quotas = state.quotas.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(quota) = quotas.get_mut(tenant) {
         if let Some(bucket) = quota.events.as_mut() {
@@ -493,7 +519,7 @@ fn refund_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) {
 }
 
 /// Takes tokens from the tenant's buckets or answers 429 with `X-Ratelimit-*`.
-fn check_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) -> Result<(), ApiError> {
+pub(crate) fn check_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) -> Result<(), ApiError> {
     let mut quotas = state.quotas.lock().unwrap_or_else(|p| p.into_inner());
     let Some(quota) = quotas.get_mut(tenant) else {
         return Ok(());

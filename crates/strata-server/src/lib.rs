@@ -1,12 +1,16 @@
 //! `strata-server` is the `strata serve` process: it opens the data
 //! directory (lock, metastore, WAL recovery, segment orphan cleanup),
-//! bootstraps the `default` tenant, and serves the Datadog logs intake, the
-//! read API (search, analytics, SQL, live tail; `query_api`), health and
-//! metrics over HTTP until SIGTERM/SIGINT, then drains in-flight
-//! requests, flushes every memtable and exits.
+//! bootstraps the `default` tenant, and serves the Datadog logs and metrics
+//! intakes (`metrics_intake`: series v1/v2 JSON and protobuf, distribution
+//! points, sketches, service checks, events), DogStatsD listeners
+//! (`statsd`), the read API (search, analytics, SQL, live tail;
+//! `query_api`; metrics queries, `metrics_query`), health and metrics over
+//! HTTP until SIGTERM/SIGINT, then drains in-flight requests, writes open
+//! DogStatsD windows, flushes every memtable and exits.
 //!
 //! It is not a library of protocol logic: decoding lives in `strata-ingest`,
-//! durability in `strata-wal`, memtables and segments in `strata-index`.
+//! durability in `strata-wal`, memtables and segments in `strata-index`
+//! (logs) and `strata-tsdb` (metrics).
 //!
 //! Request path: `accept (connection limit, header timeout) → auth → memory
 //! reservation → bounded body read → (blocking pool, one per core) decompress +
@@ -21,10 +25,14 @@ mod intake;
 mod lifecycle;
 mod listener;
 mod metrics;
+mod metrics_intake;
+mod metrics_query;
 mod query_api;
 mod state;
+mod statsd;
 mod storage_metrics;
 mod tail;
+mod tsdb_metrics;
 
 pub use bootstrap::{BootstrapKeys, BOOTSTRAP_FILE};
 pub use metrics::Metrics;

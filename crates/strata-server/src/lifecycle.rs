@@ -38,11 +38,8 @@ pub(crate) async fn lifecycle_loop(
     let Some(core) = state.core.get() else { return };
     let config = &state.config;
     let io = Arc::new(IoLimiter::new(config.compaction.max_bytes_per_sec));
-    let compactor = Compactor::new(
-        Arc::clone(&core.index),
-        compaction_config(config),
-        Arc::clone(&io),
-    );
+    let compaction = compaction_config(config);
+    let compactor = Compactor::new(Arc::clone(&core.index), compaction.clone(), Arc::clone(&io));
     let compaction_every = Duration::from_secs_f64(config.compaction.interval_secs);
     let retention_every = Duration::from_secs_f64(config.retention.interval_secs);
     let grace = Duration::from_secs_f64(config.compaction.grace_secs);
@@ -70,6 +67,18 @@ pub(crate) async fn lifecycle_loop(
                 }
                 Err(_) => state.metrics.storage.merge_failures.inc(),
             }
+            // Metric segments: the same policy, the same I/O bound.
+            let result = tokio::select! {
+                _ = stop.changed() => return,
+                result = core.tsdb.compact_once(&compaction, config.compaction.zstd_level, &io) => result,
+            };
+            match result {
+                Ok(stats) => state.metrics.storage.record_compaction(&stats),
+                Err(error) => {
+                    tracing::error!(%error, "metrics compaction failed; will retry");
+                    state.metrics.storage.merge_failures.inc();
+                }
+            }
             state
                 .metrics
                 .storage
@@ -93,6 +102,12 @@ pub(crate) async fn lifecycle_loop(
                             changed |= !stats.removed.is_empty();
                         }
                         Err(error) => tracing::error!(%error, "retention pass failed"),
+                    }
+                    let metric_retention =
+                        core.tsdb.expire(&days, config.retention.default_days, grace).await;
+                    match metric_retention {
+                        Ok(dropped) => state.metrics.storage.expired_segments.inc_by(dropped),
+                        Err(error) => tracing::error!(%error, "metrics retention pass failed"),
                     }
                 }
                 Err(error) => tracing::warn!(%error, "retention: tenants unreadable"),

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub segment_events: IntGauge,
     /// Object store, read cache, compaction and retention.
     pub storage: crate::storage_metrics::StorageMetrics,
+    /// Metric points, the metrics store and DogStatsD.
+    pub tsdb: crate::tsdb_metrics::TsdbMetrics,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -188,6 +190,7 @@ impl Metrics {
                 "Open live-tail streams",
             ),
             storage: crate::storage_metrics::StorageMetrics::new(&registry, seconds.clone()),
+            tsdb: crate::tsdb_metrics::TsdbMetrics::new(&registry, seconds.clone()),
             flush_seconds: histogram(
                 &registry,
                 "strata_flush_seconds",

@@ -34,7 +34,7 @@ pub(crate) struct ReadError {
 }
 
 impl ReadError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ReadError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ReadError {
         ReadError {
             status,
             message: message.into(),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use strata_config::Config;
 use strata_index::{Index, IndexConfig};
 use strata_ingest::TokenBucket;
-use strata_metastore::{KeyRing, Metastore, SqliteMetastore};
+use strata_metastore::{KeyRing, Metastore, SqliteMetastore, Stream};
 use strata_segment::SegmentOptions;
 use strata_types::Event;
 use strata_wal::{Durability, GroupStats, Wal, WalConfig, WalOptions};
@@ -49,6 +49,9 @@ pub enum ServeError {
     /// Invalid configuration.
     #[error(transparent)]
     Config(#[from] strata_config::ConfigError),
+    /// A DogStatsD listener cannot start.
+    #[error("statsd: {0}")]
+    Statsd(String),
     /// The segment store cannot be opened or read.
     #[error("segment storage: {0}")]
     Storage(#[from] strata_storage::StorageError),
@@ -165,6 +168,8 @@ pub(crate) fn now_secs() -> f64 {
 pub(crate) struct Committed {
     pub(crate) tenant: String,
     pub(crate) events: Vec<Event>,
+    /// A metrics record's points (then `events` is empty).
+    pub(crate) metrics: Option<strata_metrics::MetricBatch>,
     pub(crate) heap_bytes: u64,
     pub(crate) reservation: Option<crate::intake::Reservation>,
 }
@@ -182,6 +187,14 @@ pub(crate) struct Core {
     pub(crate) wal: Wal<Committed>,
     pub(crate) index: Arc<Index>,
     pub(crate) engine: Arc<strata_query::Engine>,
+    pub(crate) tsdb: Arc<strata_tsdb::Tsdb>,
+}
+
+impl Core {
+    /// The WAL may delete records up to here: both stores have them in segments.
+    pub(crate) fn safe_wal_seq(&self) -> u64 {
+        self.index.safe_wal_seq().min(self.tsdb.safe_wal_seq())
+    }
 }
 
 /// Shared by every handler.
@@ -215,6 +228,13 @@ impl AppState {
             self.metrics
                 .memtable_events
                 .set(core.index.memtable_events() as i64);
+            let (bytes, points) = core.tsdb.memtable_totals();
+            self.metrics.tsdb.memtable_bytes.set(bytes as i64);
+            self.metrics.tsdb.memtable_points.set(points as i64);
+            let (segments, rows, bytes) = core.tsdb.catalog_totals();
+            self.metrics.tsdb.segments.set(segments as i64);
+            self.metrics.tsdb.segment_points.set(rows as i64);
+            self.metrics.tsdb.segment_bytes.set(bytes as i64);
             let (segments, rows, bytes) = core.index.catalog_totals();
             self.metrics.segments.set(segments as i64);
             self.metrics.segment_events.set(rows as i64);
@@ -339,8 +359,10 @@ impl Server {
             }
         };
         let index = Arc::clone(&core.index);
+        let tsdb = Arc::clone(&core.tsdb);
         let _ = state.core.set(core);
         tracing::info!("ready");
+        let statsd = crate::statsd::start(&state).await?;
 
         let lifecycle = tokio::spawn(crate::lifecycle::lifecycle_loop(
             Arc::clone(&state),
@@ -350,6 +372,8 @@ impl Server {
         let served = http
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+        // DogStatsD windows still open are written to the WAL first.
+        statsd.stop().await;
         let _ = stop_tx.send(true);
         let _ = background.await;
         let _ = lifecycle.await;
@@ -360,9 +384,13 @@ impl Server {
         if let Err(error) = &flushed {
             tracing::error!(%error, "final flush failed; unflushed events stay in the WAL and are recovered at next start");
         }
+        let metrics_flushed = tsdb.flush_due(true).await;
+        if let Err(error) = &metrics_flushed {
+            tracing::error!(%error, "final metrics flush failed; unflushed points stay in the WAL and are recovered at next start");
+        }
         if let Some(core) = state.core.get() {
-            if flushed.is_ok() {
-                core.wal.remove_through(index.safe_wal_seq())?;
+            if flushed.is_ok() && metrics_flushed.is_ok() {
+                core.wal.remove_through(core.safe_wal_seq())?;
             }
             core.wal.close()?;
         }
@@ -383,10 +411,14 @@ fn recover(
     let started = Instant::now();
     let runtime = tokio::runtime::Handle::current();
     let metastore = Arc::clone(&state.metastore);
-    let (checkpoints, segments) = runtime.block_on(async {
+    let (checkpoints, segments, metric_checkpoints, metric_segments) = runtime.block_on(async {
         let checkpoints = metastore.checkpoints().await?;
         let segments = metastore.list_segments(None, i64::MIN, i64::MAX).await?;
-        Ok::<_, ServeError>((checkpoints, segments))
+        let metric_checkpoints = metastore.stream_checkpoints(Stream::Metrics).await?;
+        let metric_segments = metastore
+            .list_stream_segments(Stream::Metrics, None, i64::MIN, i64::MAX)
+            .await?;
+        Ok::<_, ServeError>((checkpoints, segments, metric_checkpoints, metric_segments))
     })?;
 
     let config = &state.config;
@@ -402,10 +434,22 @@ fn recover(
             },
         },
         Arc::clone(&metastore) as Arc<dyn Metastore>,
-        store,
+        store.clone(),
     ));
     index.load_catalog(segments);
+    let tsdb = Arc::new(strata_tsdb::Tsdb::new(
+        strata_tsdb::TsdbConfig {
+            flush_bytes: config.metrics.flush_bytes,
+            max_age: Duration::from_secs_f64(config.metrics.max_age_secs),
+            zstd_level: config.metrics.zstd_level,
+            row_group_rows: config.segment.row_group_rows as usize,
+        },
+        Arc::clone(&metastore) as Arc<dyn Metastore>,
+        store,
+    ));
+    tsdb.load_catalog(metric_segments);
     let commit_index = Arc::clone(&index);
+    let commit_tsdb = Arc::clone(&tsdb);
     let tail = state.tail.clone();
     let mut options = WalOptions::new(
         WalConfig {
@@ -418,6 +462,14 @@ fn recover(
             max_group_bytes: config.wal.max_group_bytes as usize,
         },
         move |seq, item: Committed| {
+            if let Some(batch) = item.metrics {
+                commit_tsdb.apply(seq, &item.tenant, batch);
+                // Lets the logs index's safe WAL sequence move past it.
+                commit_index.apply_measured(seq, &item.tenant, Vec::new(), 0);
+                drop(item.reservation);
+                return;
+            }
+            commit_tsdb.note_applied(seq);
             let chunk =
                 commit_index.apply_measured(seq, &item.tenant, item.events, item.heap_bytes);
             drop(item.reservation);
@@ -436,8 +488,23 @@ fn recover(
         metrics.wal_group_bytes.observe(stats.bytes as f64);
     }));
     let replay_index = Arc::clone(&index);
+    let replay_tsdb = Arc::clone(&tsdb);
     let mut replayed_events = 0u64;
+    let mut replayed_points = 0u64;
     let opened = Wal::open(options, |seq, payload| {
+        if strata_metrics::codec::is_metrics_payload(payload) {
+            let (tenant, batch) = strata_metrics::codec::decode(payload)
+                .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
+            replay_index.apply(seq, &tenant, Vec::new());
+            if seq <= metric_checkpoints.get(&tenant).copied().unwrap_or(0) {
+                replay_tsdb.note_applied(seq);
+                return Ok(());
+            }
+            replayed_points += batch.point_count() as u64;
+            replay_tsdb.apply(seq, &tenant, batch);
+            return Ok(());
+        }
+        replay_tsdb.note_applied(seq);
         let batch = strata_types::batch::decode(payload)
             .map_err(|e| strata_wal::WalError::Replay(format!("record {seq}: {e}")))?;
         if seq <= checkpoints.get(&batch.tenant).copied().unwrap_or(0) {
@@ -454,7 +521,13 @@ fn recover(
         }
         Err(error) => return Err(error.into()),
     };
-    skip_flushed_sequence_numbers(&runtime, &wal, report.last_seq, &checkpoints)?;
+    let highest = checkpoints
+        .values()
+        .chain(metric_checkpoints.values())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    skip_flushed_sequence_numbers(&runtime, &wal, report.last_seq, highest)?;
     let engine = Arc::new(strata_query::Engine::new(
         Arc::clone(&index),
         strata_query::QueryLimits {
@@ -466,11 +539,17 @@ fn recover(
     tracing::info!(
         records = report.records,
         replayed_events,
+        replayed_points,
         truncated_bytes = report.truncated_bytes,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovery done"
     );
-    Ok(Core { wal, index, engine })
+    Ok(Core {
+        wal,
+        index,
+        engine,
+        tsdb,
+    })
 }
 
 /// A WAL that ends below a tenant's checkpoint (repaired with
@@ -481,9 +560,8 @@ fn skip_flushed_sequence_numbers(
     runtime: &tokio::runtime::Handle,
     wal: &Wal<Committed>,
     wal_last_seq: u64,
-    checkpoints: &HashMap<String, u64>,
+    highest: u64,
 ) -> Result<(), ServeError> {
-    let highest = checkpoints.values().copied().max().unwrap_or(0);
     if wal_last_seq >= highest {
         return Ok(());
     }
@@ -501,6 +579,7 @@ fn skip_flushed_sequence_numbers(
             let nothing = Committed {
                 tenant: String::new(),
                 events: Vec::new(),
+                metrics: None,
                 heap_bytes: 0,
                 reservation: None,
             };
@@ -535,7 +614,21 @@ async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rec
                     .metrics
                     .flush_seconds
                     .observe(started.elapsed().as_secs_f64());
-                if let Err(error) = core.wal.remove_through(core.index.safe_wal_seq()) {
+                if let Err(error) = core.wal.remove_through(core.safe_wal_seq()) {
+                    tracing::error!(%error, "WAL truncation failed");
+                }
+            }
+            Ok(_) => {}
+            Err(_) => state.metrics.flush_failures.inc(),
+        }
+        let started = Instant::now();
+        match core.tsdb.flush_due(false).await {
+            Ok(stats) if stats.memtables > 0 => {
+                state
+                    .metrics
+                    .tsdb.flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                if let Err(error) = core.wal.remove_through(core.safe_wal_seq()) {
                     tracing::error!(%error, "WAL truncation failed");
                 }
             }

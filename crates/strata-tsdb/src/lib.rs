@@ -17,7 +17,7 @@ pub mod compaction;
 mod memtable;
 mod scan;
 pub mod segment;
-// pub mod source;
+pub mod source;
 mod store;
 
 pub use memtable::MetricChunk;

@@ -340,3 +340,27 @@ fn visit_batch(
     }
     Ok(visited)
 }
+
+impl Tsdb {
+    /// Names of the metrics of `tenant` with a point at or after `from_s`
+    /// (`GET /api/v1/metrics`): memtable series, then segment footers.
+    pub fn metric_names(
+        &self,
+        tenant: &str,
+        from_s: i64,
+    ) -> Result<std::collections::BTreeSet<String>, TsdbError> {
+        let snapshot = self.snapshot(tenant, from_s, i64::MAX / 2_000_000_000);
+        let mut names = std::collections::BTreeSet::new();
+        for chunk in &snapshot.chunks {
+            names.extend(chunk.series.iter().map(|s| s.key.metric.clone()));
+        }
+        for segment in &snapshot.segments {
+            let footer = self.footer(segment)?;
+            match footer_names(footer.metadata()) {
+                Some(found) => names.extend(found),
+                None => return Err(TsdbError::Corrupt("segment footer lists no metric names")),
+            }
+        }
+        Ok(names)
+    }
+}

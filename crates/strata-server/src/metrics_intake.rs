@@ -1,0 +1,341 @@
+//! The Datadog metrics intake (reference §2): series v1/v2 (JSON and the
+//! Agent's protobuf), distribution points, sketches, service checks and
+//! events. Points go through the same WAL as logs (one record per request,
+//! acknowledged after fsync) into the metrics store; service checks and
+//! events are stored as log events (`source:service_check`, `source:event`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+use strata_ingest::{
+    decode_check_runs, decode_distribution_points, decode_events_v1, decode_series_v1,
+    decode_series_v2_json, decode_series_v2_protobuf, decode_sketches_protobuf, decompress,
+    event_response_json, DecodedMetrics, Encoding, IngestError, MetricsLimits,
+};
+use strata_types::Event;
+
+use crate::error::ApiError;
+use crate::intake::{
+    admit, append, check_quota, discard, header, ingest_error, read_body, refund_quota,
+    unavailable, Reservation,
+};
+use crate::state::{now_secs, AppState, Committed};
+
+/// `/api/v2/series` and `/api/beta/sketches`: 512,000 bytes on the wire,
+/// 5,242,880 decompressed (Datadog's documented limits, the Agent's defaults).
+const V2_WIRE: u64 = 512_000;
+const V2_RAW: u64 = 5_242_880;
+/// `/api/v1/series` and distribution points: 3.2 MB on the wire, 62 MiB decompressed.
+const V1_WIRE: u64 = 3_200_000;
+const V1_RAW: u64 = 62_914_560;
+
+/// What a route stores.
+enum Stored {
+    Metrics(DecodedMetrics),
+    Events(Vec<Event>),
+}
+
+/// One route: its name, size limits, decoder and success body.
+struct Route {
+    label: &'static str,
+    wire_limit: u64,
+    raw_limit: u64,
+    decode: fn(&[u8], i64, &MetricsLimits, bool) -> Result<Stored, IngestError>,
+    success: fn(&[Event], u64) -> (StatusCode, Value),
+}
+
+fn metrics(d: Result<DecodedMetrics, IngestError>) -> Result<Stored, IngestError> {
+    d.map(Stored::Metrics)
+}
+
+fn ok_status(_: &[Event], _: u64) -> (StatusCode, Value) {
+    (StatusCode::ACCEPTED, serde_json::json!({"status": "ok"}))
+}
+
+/// `POST /api/v2/series`: protobuf `MetricPayload` (the Agent) or JSON.
+pub(crate) async fn series_v2(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = Route {
+        label: "/api/v2/series",
+        wire_limit: V2_WIRE,
+        raw_limit: V2_RAW,
+        decode: |raw, now, limits, protobuf| {
+            if protobuf {
+                metrics(decode_series_v2_protobuf(raw, now, limits))
+            } else {
+                metrics(decode_series_v2_json(raw, now, limits))
+            }
+        },
+        success: |_, _| (StatusCode::ACCEPTED, serde_json::json!({"errors": []})),
+    };
+    handle(state, route, headers, body).await
+}
+
+/// `POST /api/v1/series` (`application/json` or `text/json`).
+pub(crate) async fn series_v1(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = Route {
+        label: "/api/v1/series",
+        wire_limit: V1_WIRE,
+        raw_limit: V1_RAW,
+        decode: |raw, now, limits, _| metrics(decode_series_v1(raw, now, limits)),
+        success: ok_status,
+    };
+    handle(state, route, headers, body).await
+}
+
+/// `POST /api/v1/distribution_points`.
+pub(crate) async fn distribution_points(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = Route {
+        label: "/api/v1/distribution_points",
+        wire_limit: V1_WIRE,
+        raw_limit: V1_RAW,
+        decode: |raw, now, limits, _| metrics(decode_distribution_points(raw, now, limits)),
+        success: ok_status,
+    };
+    handle(state, route, headers, body).await
+}
+
+/// `POST /api/beta/sketches`: protobuf `SketchPayload` (the Agent).
+pub(crate) async fn sketches(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = Route {
+        label: "/api/beta/sketches",
+        wire_limit: V2_WIRE,
+        raw_limit: V2_RAW,
+        decode: |raw, now, limits, _| metrics(decode_sketches_protobuf(raw, now, limits)),
+        success: |_, _| (StatusCode::ACCEPTED, serde_json::json!({})),
+    };
+    handle(state, route, headers, body).await
+}
+
+/// `POST /api/v1/check_run`: service checks, stored as events.
+pub(crate) async fn check_run(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = Route {
+        label: "/api/v1/check_run",
+        wire_limit: V1_WIRE,
+        raw_limit: V1_RAW,
+        decode: |raw, now, _, _| decode_check_runs(raw, now).map(Stored::Events),
+        success: ok_status,
+    };
+    handle(state, route, headers, body).await
+}
+
+/// `POST /api/v1/events`: one event, searchable as `source:event`.
+pub(crate) async fn events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = Route {
+        label: "/api/v1/events",
+        wire_limit: V1_WIRE,
+        raw_limit: V1_RAW,
+        decode: |raw, now, _, _| decode_events_v1(raw, now).map(|e| Stored::Events(vec![e])),
+        success: |events, seq| match events.first() {
+            // The id is the event's WAL position: unique, and stable across restarts.
+            Some(event) => (StatusCode::ACCEPTED, event_response_json(event, seq << 16)),
+            None => (StatusCode::ACCEPTED, serde_json::json!({"status": "ok"})),
+        },
+    };
+    handle(state, route, headers, body).await
+}
+
+/// `strata_metric_points_dropped_total` plus the request counters, around [`ingest`].
+async fn handle(state: Arc<AppState>, route: Route, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let mut body = Some(body);
+    let label = route.label;
+    let response = match ingest(&state, &route, &headers, &mut body).await {
+        Ok(ok) => ok.into_response(),
+        Err(error) => {
+            if let Some(unread) = body.take() {
+                discard(unread, route.wire_limit).await;
+            }
+            state
+                .metrics
+                .rejections
+                .with_label_values(&[error.reason])
+                .inc();
+            error.plain().into_response()
+        }
+    };
+    state
+        .metrics
+        .requests
+        .with_label_values(&[label, response.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .request_seconds
+        .with_label_values(&[label])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+fn is_protobuf(headers: &HeaderMap) -> bool {
+    header(headers, "content-type").is_some_and(|v| {
+        let v = v.to_ascii_lowercase();
+        v.starts_with("application/x-protobuf") || v.starts_with("application/protobuf")
+    })
+}
+
+fn limits(state: &AppState) -> MetricsLimits {
+    MetricsLimits {
+        max_past_s: state.config.metrics.max_past_secs,
+        max_future_s: state.config.metrics.max_future_secs,
+        ..MetricsLimits::DATADOG
+    }
+}
+
+async fn ingest(
+    state: &Arc<AppState>,
+    route: &Route,
+    headers: &HeaderMap,
+    body: &mut Option<Body>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (auth, core) = admit(state, header(headers, "dd-api-key").map(str::to_string))?;
+    let encoding = Encoding::parse(header(headers, "content-encoding")).map_err(ingest_error)?;
+    let protobuf = is_protobuf(headers);
+    let budget = state.config.limits.memory_budget_bytes;
+    let memtables = || core.index.memtable_bytes() + core.tsdb.memtable_totals().0;
+    let (mut reservation, used) = Reservation::new(
+        state,
+        route.wire_limit.saturating_add(route.raw_limit),
+        memtables(),
+    );
+    if used > budget {
+        state.flush_wanted.notify_one();
+        return Err(unavailable("memory", "ingest is over its memory budget; retry shortly"));
+    }
+    let Some(body) = body.take() else {
+        return Err(unavailable("internal", "request body already read"));
+    };
+    let wire = read_body(body, route.wire_limit).await?;
+    let tenant = auth.tenant.clone();
+    let limits = limits(state);
+    let now_s = now_secs() as i64;
+    let (raw_limit, decode) = (route.raw_limit, route.decode);
+    let permit = state
+        .decode_permits
+        .acquire()
+        .await
+        .map_err(|_| unavailable("shutting_down", "the server is shutting down"))?;
+    let decoded = tokio::task::spawn_blocking(move || {
+        let raw = decompress(&wire, encoding, raw_limit as usize)?;
+        let stored = decode(&raw, now_s, &limits, protobuf)?;
+        let payload = match &stored {
+            Stored::Metrics(m) => strata_metrics::codec::encode(&tenant, &m.batch),
+            Stored::Events(events) => strata_types::batch::encode(&tenant, events),
+        };
+        Ok::<_, IngestError>((raw.len() as u64, stored, payload))
+    })
+    .await
+    .map_err(|e| unavailable("internal", format!("decoder failed: {e}")))?;
+    drop(permit);
+    let (raw_len, stored, payload) = decoded.map_err(ingest_error)?;
+    let (count, item, source) = match stored {
+        Stored::Metrics(decoded) => {
+            record_dropped(state, &decoded);
+            let count = decoded.batch.point_count() as u64;
+            if count == 0 {
+                let (status, body) = (route.success)(&[], 0);
+                return Ok((status, Json(body)));
+            }
+            let item = Committed {
+                tenant: auth.tenant.clone(),
+                events: Vec::new(),
+                metrics: Some(decoded.batch),
+                heap_bytes: 0,
+                reservation: None,
+            };
+            (count, item, "datadog_metrics")
+        }
+        Stored::Events(events) => {
+            let heap_bytes = events.iter().map(|e| e.heap_size() as u64).sum();
+            let item = Committed {
+                tenant: auth.tenant.clone(),
+                events,
+                metrics: None,
+                heap_bytes,
+                reservation: None,
+            };
+            (item.events.len() as u64, item, "datadog_events")
+        }
+    };
+    let grew = payload.len() as u64 > reservation.bytes;
+    if reservation.grow_to(payload.len() as u64 * 3, memtables()) > budget && grew {
+        state.flush_wanted.notify_one();
+        return Err(unavailable("memory", "ingest is over its memory budget; retry shortly"));
+    }
+    check_quota(state, &auth.tenant, count, raw_len)?;
+    let events_copy: Vec<Event> = if route.label == "/api/v1/events" {
+        item.events.clone()
+    } else {
+        Vec::new()
+    };
+    let item = Committed {
+        reservation: Some(reservation),
+        ..item
+    };
+    let seq = match append(core, payload, item).await {
+        Ok(seq) => seq,
+        Err(error) => {
+            refund_quota(state, &auth.tenant, count, raw_len);
+            return Err(error);
+        }
+    };
+    if source == "datadog_metrics" {
+        state.metrics.tsdb.points_in.with_label_values(&[source]).inc_by(count);
+    } else {
+        state.metrics.events_in.with_label_values(&[source]).inc_by(count);
+    }
+    state.metrics.bytes_in.with_label_values(&[source]).inc_by(raw_len);
+    if core.tsdb.wants_flush() || core.index.needs_flush() {
+        state.flush_wanted.notify_one();
+    }
+    let (status, body) = (route.success)(&events_copy, seq);
+    Ok((status, Json(body)))
+}
+
+fn record_dropped(state: &AppState, decoded: &DecodedMetrics) {
+    let d = decoded.dropped;
+    for (reason, n) in [
+        ("too_old", d.too_old),
+        ("too_new", d.too_new),
+        ("non_finite", d.non_finite),
+        ("no_value", d.no_value),
+    ] {
+        if n > 0 {
+            state
+                .metrics
+                .tsdb
+                .points_dropped
+                .with_label_values(&[reason])
+                .inc_by(n as u64);
+        }
+    }
+}
