@@ -193,7 +193,10 @@ impl SpaceAgg {
             "count" => Some(SpaceAgg::Count),
             _ => {
                 let digits = name.strip_prefix('p')?;
-                if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                if digits.is_empty()
+                    || digits.len() > 2
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
                     return None;
                 }
                 let p: u8 = digits.parse().ok()?;

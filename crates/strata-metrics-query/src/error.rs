@@ -53,7 +53,9 @@ pub enum ParseError {
     },
     /// A scope mixes the symbolic (`,` `!`) and word (`AND OR NOT IN`)
     /// boolean forms, which Datadog refuses.
-    #[error("scope mixes symbolic (`,` `!`) and word (AND OR NOT IN) boolean syntax at byte {pos}")]
+    #[error(
+        "scope mixes symbolic (`,` `!`) and word (AND OR NOT IN) boolean syntax at byte {pos}"
+    )]
     MixedScopeSyntax {
         /// Byte offset of the first token of the second form.
         pos: usize,
@@ -98,7 +100,9 @@ pub enum QueryError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// `from`/`to` out of order or outside `0..=MAX_TIMESTAMP_S`.
-    #[error("invalid time range from {from_s} to {to_s} (need 0 <= from <= to <= {MAX_TIMESTAMP_S})")]
+    #[error(
+        "invalid time range from {from_s} to {to_s} (need 0 <= from <= to <= {MAX_TIMESTAMP_S})"
+    )]
     InvalidRange {
         /// Requested start, seconds.
         from_s: i64,

@@ -39,7 +39,12 @@ use crate::transform::{apply_function, finite_or_nan, map_values};
 /// assert_eq!(answer.series[0].interval, 20);
 /// assert_eq!(answer.series[0].pointlist[0], (1_000_000_200_000, Some(90.0)));
 /// ```
-pub fn run<S: SeriesSource>(source: &S, query: &str, from_s: i64, to_s: i64) -> Result<QueryResponse, QueryError> {
+pub fn run<S: SeriesSource>(
+    source: &S,
+    query: &str,
+    from_s: i64,
+    to_s: i64,
+) -> Result<QueryResponse, QueryError> {
     let parsed = parse(query)?;
     evaluate(source, &parsed, query, from_s, to_s)
 }
@@ -52,7 +57,8 @@ pub fn evaluate<S: SeriesSource>(
     from_s: i64,
     to_s: i64,
 ) -> Result<QueryResponse, QueryError> {
-    let in_range = (0..=MAX_TIMESTAMP_S).contains(&from_s) && (from_s..=MAX_TIMESTAMP_S).contains(&to_s);
+    let in_range =
+        (0..=MAX_TIMESTAMP_S).contains(&from_s) && (from_s..=MAX_TIMESTAMP_S).contains(&to_s);
     if !in_range {
         return Err(QueryError::InvalidRange { from_s, to_s });
     }
@@ -156,7 +162,8 @@ fn join(op: BinaryOp, lhs: Vec<Series>, rhs: Vec<Series>) -> Vec<Series> {
             .map(|right| zip(op, left, right, &right.tag_set))
             .collect();
     }
-    let by_tags: HashMap<Vec<String>, &Series> = rhs.iter().map(|s| (sorted(&s.tag_set), s)).collect();
+    let by_tags: HashMap<Vec<String>, &Series> =
+        rhs.iter().map(|s| (sorted(&s.tag_set), s)).collect();
     lhs.iter()
         .filter_map(|left| {
             let right = by_tags.get(&sorted(&left.tag_set))?;

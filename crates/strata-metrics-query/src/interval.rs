@@ -48,7 +48,8 @@ pub fn effective_interval(span_s: i64, explicit: Option<i64>) -> i64 {
     let span_s = span_s.max(0);
     let base = explicit.unwrap_or_else(|| default_interval(span_s)).max(1);
     // `span / interval + 1` buckets at most, so interval >= span / (MAX - 1).
-    let floor = span_s.div_euclid(MAX_POINTS - 1) + i64::from(span_s.rem_euclid(MAX_POINTS - 1) != 0);
+    let floor =
+        span_s.div_euclid(MAX_POINTS - 1) + i64::from(span_s.rem_euclid(MAX_POINTS - 1) != 0);
     if base >= floor {
         return base;
     }
@@ -56,7 +57,8 @@ pub fn effective_interval(span_s: i64, explicit: Option<i64>) -> i64 {
 }
 
 /// The buckets of one evaluation: `buckets` buckets of `interval_s` seconds,
-/// bucket `i` covering `[start_s + i·interval_s, start_s + (i+1)·interval_s)`.
+/// bucket `i` covering `[start_s + i·interval_s, start_s + (i+1)·interval_s)`,
+/// the last one cut at `to_s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grid {
     /// Start of bucket 0, seconds.
@@ -138,7 +140,15 @@ mod tests {
 
     #[test]
     fn never_more_than_max_points() {
-        for span in [0, 1, 3600, 86_400, 30 * 86_400, 365 * 86_400, 10 * 365 * 86_400] {
+        for span in [
+            0,
+            1,
+            3600,
+            86_400,
+            30 * 86_400,
+            365 * 86_400,
+            10 * 365 * 86_400,
+        ] {
             for explicit in [None, Some(1), Some(7), Some(60), Some(86_400)] {
                 let interval = effective_interval(span, explicit);
                 let grid = Grid::new(1_000_000_000, 1_000_000_000 + span, interval);

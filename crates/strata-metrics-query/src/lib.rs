@@ -23,35 +23,68 @@
 //! [`memory::MemorySource`], the in-memory reference source.
 //!
 //! What it is not: it stores nothing and does no I/O (a store implements
-//! [`SeriesSource`]), speaks no HTTP (the server maps [`QueryError`] to
-//! 400/500 with [`QueryError::http_status`]), and does not know units or
-//! metric metadata. Semantics decisions (as_count/as_rate, fill, partial
-//! buckets, `N/A` groups, arithmetic joins) are documented where they are
-//! implemented: [`source`], [`interval`], and the crate-private evaluator
-//! modules summarised in [`run`]'s and [`SeriesSource`]'s docs and in
-//! `docs` below.
+//! [`SeriesSource`]), speaks no HTTP (the server maps [`QueryError`] to 400
+//! or 500 with [`QueryError::http_status`]), knows no units or metric
+//! metadata, and implements only part of Datadog's function library
+//! (`rollup`, `as_count`, `as_rate`, `fill`, `abs`, `log10`, `cumsum`,
+//! `diff`, `per_second`, `per_minute`, `timeshift`; no `top`, `anomalies`,
+//! `moving_rollup`, …).
 //!
-//! # Semantics in one place
+//! # Semantics
 //!
-//! - **Grid**: the first bucket starts at `from` rounded up to the
-//!   interval; points between `from` and it (a partial bucket) are dropped,
-//!   as in Datadog's recorded answer. See [`interval`] for the default
-//!   interval table.
-//! - **Time aggregation**: gauges `avg`; counts `sum` (`.as_rate()` divides
-//!   by the rollup interval); rates `avg` (`.as_count()` sums and multiplies
-//!   by the point interval; `.as_rate()` gives the per-second rate over the
-//!   bucket). An explicit `.rollup(agg)` replaces the aggregator.
-//! - **Distributions**: merged in time and space at once; `p50`…`p99` read
-//!   the merged sketch, `avg`/`sum`/`min`/`max`/`count` the merged summary.
-//! - **Fill**: no interpolation unless `.fill()` is given (Datadog
-//!   interpolates linearly by default; Strata does not). `.fill()` fills
-//!   empty buckets up to `limit` seconds after real data, per series before
-//!   space aggregation.
-//! - **Groups**: a series without a `by` key goes to `key:N/A`; a series
-//!   with several values of a key joins each group.
-//! - **Arithmetic**: joins on equal tag sets; a single ungrouped series or a
-//!   number applies to all; undefined results are `null`, empty buckets are
-//!   left out of the pointlist.
+//! Sources: Datadog's docs in `DataDog/documentation` (`metrics/
+//! custom_metrics/type_modifiers`, `dashboards/functions/{rollup,
+//! interpolation,rate,arithmetic}`, `metrics/guide/interpolation-the-fill-
+//! modifier-explained`, `metrics/faq/rollup-for-distributions-with-
+//! percentiles`, `metrics/advanced-filtering`) and the recorded answer in
+//! the reference notes §5. Where Strata differs, it says so.
+//!
+//! - **Grid** ([`interval`], [`FetchRequest`]): the first bucket starts at
+//!   `from` rounded up to the interval; points between `from` and it (a
+//!   partial bucket) are dropped, as in Datadog's recorded answer. A point
+//!   on a boundary starts the later bucket. At most [`MAX_POINTS`] buckets.
+//! - **Time aggregation**, per series and bucket (`W` rollup interval, `I`
+//!   the series' point interval, 1 s when unknown):
+//!
+//!   | type           | default | `.as_count()` | `.as_rate()` |
+//!   |----------------|---------|---------------|--------------|
+//!   | gauge, untyped | avg     | avg           | avg          |
+//!   | count          | sum     | sum           | sum / W      |
+//!   | rate           | avg     | sum × I       | sum × I / W  |
+//!
+//!   An explicit `.rollup(agg)` replaces the aggregator; the scaling stays.
+//!   Datadog's page says `.as_rate()` on a rate only switches to `sum`;
+//!   Strata returns the per-second rate over the bucket instead (equal to
+//!   the average when points tile the bucket), because a sum of rates is
+//!   not a rate.
+//! - **Distributions** are merged in time and space at once: `p1`…`p99` read
+//!   the group's merged sketch per bucket, `avg`/`sum`/`min`/`max`/`count`
+//!   its merged summary (`avg` = total sum / total count). Rollup
+//!   aggregators and modifiers do not apply to them.
+//! - **Fill**: none unless `.fill()` is given (Datadog interpolates linearly
+//!   up to 300 s by default; Strata does not). `.fill(m, limit)` fills an
+//!   empty bucket at most `limit` seconds (default 300) after the latest
+//!   real value: `zero`, `last` (that value), `linear` (only with real data
+//!   on both sides). It runs per series before space aggregation (for
+//!   distributions, per group).
+//! - **Groups**: a series without a `by` key goes to `key:N/A`, as in
+//!   Datadog; a series with several values of a key joins each group. A
+//!   series' host is the tag `host:<host>` for scopes and groups.
+//! - **Space aggregation**: over the series with a value in the bucket;
+//!   `count` on non-distributions is the number of such series.
+//! - **Arithmetic** joins results on equal tag sets (left side's tag set
+//!   kept); a single ungrouped series or a number applies to every series.
+//!   A bucket empty on either side stays empty. Non-finite results
+//!   (division by zero, `log10(0)`) are `null` in the pointlist; empty
+//!   buckets are left out of it, and series with no point are left out of
+//!   the answer.
+//! - **Functions** run on the query's result series (after space
+//!   aggregation); `diff`/`per_second`/`per_minute` compare with the previous
+//!   bucket that has a value. `timeshift(q, s)` evaluates `q` on the grid
+//!   moved by `s` seconds.
+//! - **Intervals in arithmetic**: all operands of one top-level expression
+//!   share one grid, whose interval is the largest explicit rollup interval
+//!   among them (or the span's default).
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 

@@ -33,7 +33,13 @@ impl MemorySource {
 
     /// Adds points to a gauge, count or rate series. The last call's `kind`
     /// and `interval_s` win.
-    pub fn push_points(&mut self, key: SeriesKey, kind: MetricType, interval_s: u32, points: &[Point]) {
+    pub fn push_points(
+        &mut self,
+        key: SeriesKey,
+        kind: MetricType,
+        interval_s: u32,
+        points: &[Point],
+    ) {
         let series = self.series.entry(key).or_default();
         series.kind = Some(kind);
         series.interval_s = interval_s;
@@ -50,7 +56,12 @@ impl MemorySource {
     /// Adds everything in a batch.
     pub fn push_batch(&mut self, batch: &MetricBatch) {
         for series in &batch.series {
-            self.push_points(series.key.clone(), series.kind, series.interval_s, &series.points);
+            self.push_points(
+                series.key.clone(),
+                series.kind,
+                series.interval_s,
+                &series.points,
+            );
         }
         for series in &batch.sketches {
             self.push_sketches(series.key.clone(), &series.points);
@@ -86,11 +97,17 @@ impl SeriesSource for MemorySource {
 }
 
 /// One series bucketed, or `None` if it has no point in the range.
-fn bucket_series(key: &SeriesKey, series: &MemorySeries, request: &FetchRequest<'_>) -> Option<FetchedSeries> {
+fn bucket_series(
+    key: &SeriesKey,
+    series: &MemorySeries,
+    request: &FetchRequest<'_>,
+) -> Option<FetchedSeries> {
     let kind = series.kind.unwrap_or(MetricType::Unspecified);
     let mut buckets: Vec<Option<Bucket>> = vec![None; request.buckets];
     for point in &series.points {
-        let slot = request.bucket_index(point.ts_s).and_then(|i| buckets.get_mut(i));
+        let slot = request
+            .bucket_index(point.ts_s)
+            .and_then(|i| buckets.get_mut(i));
         if let Some(slot) = slot {
             Bucket::merge_into(slot, &Bucket::of(point.value));
         }
@@ -141,7 +158,10 @@ mod tests {
         let mut source = MemorySource::new();
         let points: Vec<Point> = [95, 100, 119, 120, 139, 140, 141, 200]
             .iter()
-            .map(|&ts_s| Point { ts_s, value: ts_s as f64 })
+            .map(|&ts_s| Point {
+                ts_s,
+                value: ts_s as f64,
+            })
             .collect();
         source.push_points(key.clone(), MetricType::Gauge, 0, &points);
         let scope = Scope::all();
@@ -158,12 +178,33 @@ mod tests {
         let fetched = source.fetch(&request).unwrap();
         assert_eq!(fetched.len(), 1);
         let b = &fetched[0].buckets;
-        assert_eq!(b[0], Some(Bucket { sum: 219.0, count: 2, min: 100.0, max: 119.0 }));
-        assert_eq!(b[1], Some(Bucket { sum: 259.0, count: 2, min: 120.0, max: 139.0 }));
+        assert_eq!(
+            b[0],
+            Some(Bucket {
+                sum: 219.0,
+                count: 2,
+                min: 100.0,
+                max: 119.0
+            })
+        );
+        assert_eq!(
+            b[1],
+            Some(Bucket {
+                sum: 259.0,
+                count: 2,
+                min: 120.0,
+                max: 139.0
+            })
+        );
         // 141 is after `to`; 95 is in the dropped partial bucket.
         assert_eq!(b[2], Some(Bucket::of(140.0)));
         let other = Scope::parse("env:b").unwrap();
-        let none = source.fetch(&FetchRequest { scope: &other, ..request }).unwrap();
+        let none = source
+            .fetch(&FetchRequest {
+                scope: &other,
+                ..request
+            })
+            .unwrap();
         assert!(none.is_empty());
     }
 }

@@ -131,10 +131,11 @@ fn atom(c: &mut Cursor<'_>) -> Result<Expr, ParseError> {
             c.node()?;
             let name = c.take_while(is_name_char);
             if c.eat(':') {
-                let agg = SpaceAgg::from_name(name).ok_or_else(|| ParseError::UnknownAggregator {
-                    pos,
-                    name: name.to_string(),
-                })?;
+                let agg =
+                    SpaceAgg::from_name(name).ok_or_else(|| ParseError::UnknownAggregator {
+                        pos,
+                        name: name.to_string(),
+                    })?;
                 let metric_pos = c.pos();
                 let metric = c.take_while(is_name_char);
                 return metric_query(c, Some(agg), metric, metric_pos).map(Expr::Metric);
@@ -262,7 +263,8 @@ fn metric_query(
             query.group_by = group_by(c)?;
             continue;
         }
-        let is_method = c.peek() == Some('.') && c.peek2().is_some_and(|ch| ch.is_ascii_alphabetic());
+        let is_method =
+            c.peek() == Some('.') && c.peek2().is_some_and(|ch| ch.is_ascii_alphabetic());
         if !is_method {
             return Ok(query);
         }
@@ -278,7 +280,9 @@ fn group_by(c: &mut Cursor<'_>) -> Result<Vec<String>, ParseError> {
     let mut keys: Vec<String> = Vec::new();
     loop {
         c.skip_ws();
-        let key = c.take_while(|ch| !ch.is_whitespace() && !matches!(ch, ',' | '{' | '}' | '(' | ')' | ':'));
+        let key = c.take_while(|ch| {
+            !ch.is_whitespace() && !matches!(ch, ',' | '{' | '}' | '(' | ')' | ':')
+        });
         if key.is_empty() {
             return Err(c.expected("a tag key"));
         }
@@ -330,14 +334,28 @@ fn method(c: &mut Cursor<'_>, query: &mut MetricQuery) -> Result<(), ParseError>
     match name {
         "rollup" => {
             if query.rollup.is_some() {
-                return Err(ParseError::Duplicate { pos, what: "rollup" });
+                return Err(ParseError::Duplicate {
+                    pos,
+                    what: "rollup",
+                });
             }
             query.rollup = Some(rollup_args(pos, &args)?);
         }
         "as_count" | "as_rate" => {
-            no_args(pos, &args, if name == "as_count" { "as_count" } else { "as_rate" })?;
+            no_args(
+                pos,
+                &args,
+                if name == "as_count" {
+                    "as_count"
+                } else {
+                    "as_rate"
+                },
+            )?;
             if query.modifier.is_some() {
-                return Err(ParseError::Duplicate { pos, what: "as_count/as_rate" });
+                return Err(ParseError::Duplicate {
+                    pos,
+                    what: "as_count/as_rate",
+                });
             }
             query.modifier = Some(if name == "as_count" {
                 TypeModifier::AsCount

@@ -38,7 +38,13 @@ pub struct QueryResponse {
 
 impl QueryResponse {
     /// The answer for evaluated series.
-    pub fn new(query: &Query, query_text: &str, from_s: i64, to_s: i64, series: Vec<SeriesResponse>) -> QueryResponse {
+    pub fn new(
+        query: &Query,
+        query_text: &str,
+        from_s: i64,
+        to_s: i64,
+        series: Vec<SeriesResponse>,
+    ) -> QueryResponse {
         let mut group_by: Vec<String> = Vec::new();
         for expression in &query.expressions {
             for metric_query in expression.expr.metric_queries() {
@@ -129,7 +135,10 @@ pub(crate) fn series_responses(
             .enumerate()
             .filter_map(|(i, value)| {
                 let value = (*value)?;
-                Some((grid.bucket_start(i) * 1000, value.is_finite().then_some(value)))
+                Some((
+                    grid.bucket_start(i) * 1000,
+                    value.is_finite().then_some(value),
+                ))
             })
             .collect();
         if pointlist.is_empty() {

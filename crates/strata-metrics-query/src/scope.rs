@@ -105,7 +105,7 @@ fn glob_match(parts: &[String], text: &str) -> bool {
             None => return false,
         }
     }
-    remaining.len() >= last.len() && remaining.ends_with(last.as_str())
+    remaining.ends_with(last.as_str())
 }
 
 impl PartialEq for TagPattern {
@@ -428,13 +428,25 @@ mod tests {
             ("x", "xy", false),
         ];
         for (pattern, text, want) in cases {
-            assert_eq!(TagPattern::new(pattern).matches(text), want, "{pattern} vs {text}");
+            assert_eq!(
+                TagPattern::new(pattern).matches(text),
+                want,
+                "{pattern} vs {text}"
+            );
         }
     }
 
     #[test]
     fn symbolic_scopes() {
-        let k = key("h1", &["env:prod", "device:/dev/loop3", "production", "cluster:eu-trace"]);
+        let k = key(
+            "h1",
+            &[
+                "env:prod",
+                "device:/dev/loop3",
+                "production",
+                "cluster:eu-trace",
+            ],
+        );
         assert!(sel("*", &k));
         assert!(sel("env:prod", &k));
         assert!(!sel("env:staging", &k));
@@ -451,8 +463,14 @@ mod tests {
 
     #[test]
     fn word_scopes() {
-        let k = key("h1", &["env:prod", "location:paris", "availability-zone:us-east-1c"]);
-        assert!(sel("env:prod AND (availability-zone:us-east-1a OR availability-zone:us-east-1c)", &k));
+        let k = key(
+            "h1",
+            &["env:prod", "location:paris", "availability-zone:us-east-1c"],
+        );
+        assert!(sel(
+            "env:prod AND (availability-zone:us-east-1a OR availability-zone:us-east-1c)",
+            &k
+        ));
         assert!(sel("env:prod and location NOT IN (atlanta,seattle)", &k));
         assert!(!sel("env:prod AND location not in (atlanta, paris)", &k));
         assert!(sel("location IN (par*, rome)", &k));
@@ -471,7 +489,10 @@ mod tests {
             "a AND b,c",
         ] {
             let err = Scope::parse(bad).unwrap_err();
-            assert!(matches!(err, ParseError::MixedScopeSyntax { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, ParseError::MixedScopeSyntax { .. }),
+                "{bad}: {err}"
+            );
         }
     }
 

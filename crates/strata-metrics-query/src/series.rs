@@ -103,7 +103,8 @@ pub(crate) fn eval_metric<S: SeriesSource>(
 fn check_contract(request: &FetchRequest<'_>, fetched: &[FetchedSeries]) -> Result<(), QueryError> {
     let mut seen = BTreeSet::new();
     for series in fetched {
-        let problem = if series.key.metric != request.metric || !request.scope.matches(&series.key) {
+        let problem = if series.key.metric != request.metric || !request.scope.matches(&series.key)
+        {
             Some("a series that does not match the request")
         } else if series.buckets.len() != request.buckets {
             Some("a series with the wrong number of buckets")
@@ -204,7 +205,9 @@ impl TimeAggregation {
             (MetricType::Count, Some(TypeModifier::AsRate)) => (RollupAgg::Sum, 1.0 / window),
             (MetricType::Rate, None) => (RollupAgg::Avg, 1.0),
             (MetricType::Rate, Some(TypeModifier::AsCount)) => (RollupAgg::Sum, point_interval),
-            (MetricType::Rate, Some(TypeModifier::AsRate)) => (RollupAgg::Sum, point_interval / window),
+            (MetricType::Rate, Some(TypeModifier::AsRate)) => {
+                (RollupAgg::Sum, point_interval / window)
+            }
             _ => (RollupAgg::Avg, 1.0),
         };
         TimeAggregation {
@@ -254,7 +257,14 @@ fn plain_groups(
         let member_values: Vec<&Vec<Option<f64>>> =
             members.iter().filter_map(|&m| per_series.get(m)).collect();
         let values = (0..grid.buckets)
-            .map(|i| space_aggregate(agg, member_values.iter().filter_map(|v| v.get(i).copied().flatten())))
+            .map(|i| {
+                space_aggregate(
+                    agg,
+                    member_values
+                        .iter()
+                        .filter_map(|v| v.get(i).copied().flatten()),
+                )
+            })
             .collect();
         out.push(Series { tag_set, values });
     }
@@ -310,7 +320,10 @@ fn distribution_groups(
 fn distribution_value(agg: SpaceAgg, members: &[&FetchedSeries], bucket: usize) -> Option<f64> {
     if let SpaceAgg::Percentile(p) = agg {
         let mut merged: Option<Sketch> = None;
-        for sketch in members.iter().filter_map(|s| s.sketches.get(bucket)?.as_ref()) {
+        for sketch in members
+            .iter()
+            .filter_map(|s| s.sketches.get(bucket)?.as_ref())
+        {
             match merged.as_mut() {
                 Some(acc) => acc.merge(sketch),
                 None => merged = Some(sketch.clone()),
@@ -319,7 +332,10 @@ fn distribution_value(agg: SpaceAgg, members: &[&FetchedSeries], bucket: usize) 
         return merged?.quantile(f64::from(p) / 100.0);
     }
     let mut summary: Option<Bucket> = None;
-    for b in members.iter().filter_map(|s| s.buckets.get(bucket)?.as_ref()) {
+    for b in members
+        .iter()
+        .filter_map(|s| s.buckets.get(bucket)?.as_ref())
+    {
         Bucket::merge_into(&mut summary, b);
     }
     let summary = summary?;
@@ -338,7 +354,12 @@ mod tests {
 
     #[test]
     fn group_tag_sets_cover_na_and_multi_values() {
-        let key = SeriesKey::new("m", "h1", vec!["env:a".into(), "env:b".into(), "solo".into()]).unwrap();
+        let key = SeriesKey::new(
+            "m",
+            "h1",
+            vec!["env:a".into(), "env:b".into(), "solo".into()],
+        )
+        .unwrap();
         let by = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
         assert_eq!(group_tag_sets(&key, &[]), vec![Vec::<String>::new()]);
         assert_eq!(group_tag_sets(&key, &by(&["host"])), vec![vec!["host:h1"]]);

@@ -32,7 +32,9 @@ pub(crate) fn fill(values: &mut [Option<f64>], fill: Fill, interval_s: i64) {
         let Some((j, before)) = last_real else {
             continue;
         };
-        let distance_s = i64::try_from(i - j).unwrap_or(i64::MAX).saturating_mul(interval_s);
+        let distance_s = i64::try_from(i - j)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(interval_s);
         if distance_s > fill.limit_s {
             continue;
         }
@@ -126,7 +128,9 @@ fn differences(values: &mut [Option<f64>], interval_s: i64, per: Option<f64>) {
             let delta = value - before;
             match per {
                 None => finite_or_nan(delta),
-                Some(unit_s) => finite_or_nan(delta * unit_s / ((i - j) as f64 * interval_s as f64)),
+                Some(unit_s) => {
+                    finite_or_nan(delta * unit_s / ((i - j) as f64 * interval_s as f64))
+                }
             }
         });
         previous = Some((i, value));
@@ -149,19 +153,55 @@ mod tests {
         assert_eq!(filled(&v, FillMethod::Null, 300), v.to_vec());
         assert_eq!(
             filled(&v, FillMethod::Zero, 300),
-            vec![None, Some(1.0), Some(0.0), Some(0.0), Some(4.0), Some(0.0), Some(0.0), Some(0.0)]
+            vec![
+                None,
+                Some(1.0),
+                Some(0.0),
+                Some(0.0),
+                Some(4.0),
+                Some(0.0),
+                Some(0.0),
+                Some(0.0)
+            ]
         );
         assert_eq!(
             filled(&v, FillMethod::Last, 20),
-            vec![None, Some(1.0), Some(1.0), Some(1.0), Some(4.0), Some(4.0), Some(4.0), None]
+            vec![
+                None,
+                Some(1.0),
+                Some(1.0),
+                Some(1.0),
+                Some(4.0),
+                Some(4.0),
+                Some(4.0),
+                None
+            ]
         );
         assert_eq!(
             filled(&v, FillMethod::Linear, 300),
-            vec![None, Some(1.0), Some(2.0), Some(3.0), Some(4.0), None, None, None]
+            vec![
+                None,
+                Some(1.0),
+                Some(2.0),
+                Some(3.0),
+                Some(4.0),
+                None,
+                None,
+                None
+            ]
         );
         assert_eq!(
             filled(&v, FillMethod::Linear, 10),
-            vec![None, Some(1.0), Some(2.0), None, Some(4.0), None, None, None]
+            vec![
+                None,
+                Some(1.0),
+                Some(2.0),
+                None,
+                Some(4.0),
+                None,
+                None,
+                None
+            ]
         );
     }
 

@@ -10,7 +10,7 @@ use strata_metrics::{MetricType, Point, Sketch};
 use strata_metrics_query::memory::MemorySource;
 use strata_metrics_query::{run, Bucket, FetchRequest, FetchedSeries, QueryError, SeriesSource};
 
-const T0: i64 = 1_700_000_000; // a multiple of 20 and 60
+const T0: i64 = 1_700_000_000; // a multiple of 20
 
 fn points(from: i64, step: i64, n: i64, value: impl Fn(i64) -> f64) -> Vec<Point> {
     (0..n)
@@ -25,7 +25,14 @@ fn gauge(metric: &str, host: &str, tags: &[&str], pts: Vec<Point>) -> RawSeries 
     typed(metric, host, tags, MetricType::Gauge, 0, pts)
 }
 
-fn typed(metric: &str, host: &str, tags: &[&str], kind: MetricType, interval_s: u32, pts: Vec<Point>) -> RawSeries {
+fn typed(
+    metric: &str,
+    host: &str,
+    tags: &[&str],
+    kind: MetricType,
+    interval_s: u32,
+    pts: Vec<Point>,
+) -> RawSeries {
     RawSeries {
         key: key(metric, host, tags),
         kind,
@@ -35,7 +42,12 @@ fn typed(metric: &str, host: &str, tags: &[&str], kind: MetricType, interval_s: 
     }
 }
 
-fn values(source: &MemorySource, query: &str, from: i64, to: i64) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
+fn values(
+    source: &MemorySource,
+    query: &str,
+    from: i64,
+    to: i64,
+) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
     let answer = run(source, query, from, to).unwrap_or_else(|e| panic!("{query}: {e}"));
     answer
         .series
@@ -48,12 +60,21 @@ fn values(source: &MemorySource, query: &str, from: i64, to: i64) -> Vec<(Vec<St
 #[test]
 fn ungrouped_answer_has_the_recorded_shape() {
     let (from, to) = (1_641_343_852, 1_641_430_252);
-    let data = [gauge("system.cpu.idle", "h1", &[], points(from - 600, 60, 1500, |_| 91.5))];
+    let data = [gauge(
+        "system.cpu.idle",
+        "h1",
+        &[],
+        points(from - 600, 60, 1500, |_| 91.5),
+    )];
     let answer = run(&source_of(&data), "system.cpu.idle{*}", from, to).unwrap();
     let json = serde_json::to_string(&answer).unwrap();
     let prefix = r#"{"status":"ok","resp_version":1,"res_type":"time_series","query":"system.cpu.idle{*}","from_date":1641343852000,"to_date":1641430252000,"group_by":[],"message":"","times":[],"values":[],"series":[{"metric":"system.cpu.idle","display_name":"system.cpu.idle","expression":"system.cpu.idle{*}","scope":"*","tag_set":[],"aggr":null,"attributes":{},"interval":300,"length":288,"query_index":0,"start":1641344100000,"end":1641430499000,"pointlist":[[1641344100000,91.5],[1641344400000,91.5],"#;
     assert!(json.starts_with(prefix), "{json:.700}");
-    assert!(json.ends_with(r#"[1641430200000,91.5]],"unit":null}]}"#), "{}", &json[json.len() - 200..]);
+    assert!(
+        json.ends_with(r#"[1641430200000,91.5]],"unit":null}]}"#),
+        "{}",
+        &json[json.len() - 200..]
+    );
     let round_trip: strata_metrics_query::QueryResponse = serde_json::from_str(&json).unwrap();
     assert_eq!(round_trip, answer);
 }
@@ -61,11 +82,32 @@ fn ungrouped_answer_has_the_recorded_shape() {
 #[test]
 fn grouped_series_carry_scope_and_tag_set() {
     let data = [
-        gauge("system.cpu.user", "a", &["env:prod"], points(T0, 20, 3, |_| 1.0)),
-        gauge("system.cpu.user", "b", &["env:prod"], points(T0, 20, 3, |_| 3.0)),
-        gauge("system.cpu.user", "c", &["env:dev"], points(T0, 20, 3, |_| 100.0)),
+        gauge(
+            "system.cpu.user",
+            "a",
+            &["env:prod"],
+            points(T0, 20, 3, |_| 1.0),
+        ),
+        gauge(
+            "system.cpu.user",
+            "b",
+            &["env:prod"],
+            points(T0, 20, 3, |_| 3.0),
+        ),
+        gauge(
+            "system.cpu.user",
+            "c",
+            &["env:dev"],
+            points(T0, 20, 3, |_| 100.0),
+        ),
     ];
-    let answer = run(&source_of(&data), "avg:system.cpu.user{env:prod} by {host}", T0, T0 + 59).unwrap();
+    let answer = run(
+        &source_of(&data),
+        "avg:system.cpu.user{env:prod} by {host}",
+        T0,
+        T0 + 59,
+    )
+    .unwrap();
     assert_eq!(answer.group_by, vec!["host"]);
     let scopes: Vec<(&str, &[String], Option<&str>)> = answer
         .series
@@ -80,11 +122,22 @@ fn grouped_series_carry_scope_and_tag_set() {
         ]
     );
     assert_eq!(
-        values(&source_of(&data), "avg:system.cpu.user{env:prod}", T0, T0 + 59),
+        values(
+            &source_of(&data),
+            "avg:system.cpu.user{env:prod}",
+            T0,
+            T0 + 59
+        ),
         vec![(vec![], vec![Some(2.0); 3])]
     );
     // Without a space aggregator: avg, reported as null.
-    let answer = run(&source_of(&data), "system.cpu.user{*} by {env}", T0, T0 + 59).unwrap();
+    let answer = run(
+        &source_of(&data),
+        "system.cpu.user{*} by {env}",
+        T0,
+        T0 + 59,
+    )
+    .unwrap();
     assert_eq!(answer.series[0].aggr, None);
     assert_eq!(answer.series[0].scope, "env:dev");
 }
@@ -111,14 +164,40 @@ fn series_without_the_group_tag_go_to_na() {
 #[test]
 fn type_modifiers() {
     let data = [
-        typed("hits", "", &[], MetricType::Count, 1, points(T0, 1, 60, |_| 1.0)),
-        typed("speed", "", &[], MetricType::Rate, 1, points(T0, 1, 60, |_| 0.05)),
-        typed("speed10", "", &[], MetricType::Rate, 10, points(T0, 10, 6, |_| 2.0)),
+        typed(
+            "hits",
+            "",
+            &[],
+            MetricType::Count,
+            1,
+            points(T0, 1, 60, |_| 1.0),
+        ),
+        typed(
+            "speed",
+            "",
+            &[],
+            MetricType::Rate,
+            1,
+            points(T0, 1, 60, |_| 0.05),
+        ),
+        typed(
+            "speed10",
+            "",
+            &[],
+            MetricType::Rate,
+            10,
+            points(T0, 10, 6, |_| 2.0),
+        ),
         gauge("temp", "", &[], points(T0, 1, 60, |i| i as f64)),
     ];
     let source = source_of(&data);
     let q = |query: &str| {
-        let got = values(&source, &format!("{query}.rollup(20)"), T0, T0 + 59);
+        let query = if query.contains("rollup") {
+            query.to_string()
+        } else {
+            format!("{query}.rollup(20)")
+        };
+        let got = values(&source, &query, T0, T0 + 59);
         assert_eq!(got.len(), 1, "{query}");
         got.into_iter().next().unwrap().1
     };
@@ -139,28 +218,54 @@ fn type_modifiers() {
     close(q("speed10{*}.as_rate()"), 2.0);
     assert_eq!(q("temp{*}"), q("temp{*}.as_count()"));
     assert_eq!(q("temp{*}"), vec![Some(9.5), Some(29.5), Some(49.5)]);
-    close(q("hits{*}.rollup(count)"), 20.0);
+    close(q("hits{*}.rollup(count, 20)"), 20.0);
     // An explicit aggregator replaces the default, the scaling stays.
-    close(q("speed10{*}.as_count().rollup(max)"), 20.0);
+    close(q("speed10{*}.as_count().rollup(max, 20)"), 20.0);
 }
 
 #[test]
 fn partial_first_bucket_is_dropped_and_boundaries_start_buckets() {
-    let data = [gauge("m", "", &[], vec![
-        Point { ts_s: T0 - 1, value: 1000.0 }, // before from
-        Point { ts_s: T0 + 5, value: 500.0 },  // partial bucket [T0+5, T0+20)
-        Point { ts_s: T0 + 20, value: 1.0 },
-        Point { ts_s: T0 + 39, value: 3.0 },
-        Point { ts_s: T0 + 40, value: 10.0 },
-        Point { ts_s: T0 + 61, value: 7.0 }, // after to
-    ])];
+    let data = [gauge(
+        "m",
+        "",
+        &[],
+        vec![
+            Point {
+                ts_s: T0 - 1,
+                value: 1000.0,
+            }, // before from
+            Point {
+                ts_s: T0 + 5,
+                value: 500.0,
+            }, // partial bucket [T0+5, T0+20)
+            Point {
+                ts_s: T0 + 20,
+                value: 1.0,
+            },
+            Point {
+                ts_s: T0 + 39,
+                value: 3.0,
+            },
+            Point {
+                ts_s: T0 + 40,
+                value: 10.0,
+            },
+            Point {
+                ts_s: T0 + 61,
+                value: 7.0,
+            }, // after to
+        ],
+    )];
     let answer = run(&source_of(&data), "m{*}", T0 + 5, T0 + 60).unwrap();
     let series = &answer.series[0];
     assert_eq!(series.start, (T0 + 20) * 1000);
     assert_eq!(series.end, (T0 + 79) * 1000);
     assert_eq!(
         series.pointlist,
-        vec![((T0 + 20) * 1000, Some(2.0)), ((T0 + 40) * 1000, Some(10.0))]
+        vec![
+            ((T0 + 20) * 1000, Some(2.0)),
+            ((T0 + 40) * 1000, Some(10.0))
+        ]
     );
 }
 
@@ -186,8 +291,18 @@ fn arithmetic_joins_and_nulls() {
         values(&source, "a{*} by {host} / b{*} by {host}", T0, T0 + 39),
         vec![(vec!["host:h1".to_string()], vec![None, Some(2.0)])]
     );
-    let json = serde_json::to_string(&run(&source, "a{*} by {host} / b{*} by {host}", T0, T0 + 39).unwrap()).unwrap();
-    assert!(json.contains(&format!("[[{},null],[{},2.0]]", T0 * 1000, (T0 + 20) * 1000)), "{json}");
+    let json = serde_json::to_string(
+        &run(&source, "a{*} by {host} / b{*} by {host}", T0, T0 + 39).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        json.contains(&format!(
+            "[[{},null],[{},2.0]]",
+            T0 * 1000,
+            (T0 + 20) * 1000
+        )),
+        "{json}"
+    );
     assert_eq!(
         values(&source, "-(2 * a{host:h1} + 1)", T0, T0 + 39),
         vec![(vec![], vec![Some(-13.0), Some(-13.0)])]
@@ -198,7 +313,10 @@ fn arithmetic_joins_and_nulls() {
 
 #[test]
 fn several_queries_get_query_indexes() {
-    let data = [gauge("a", "", &[], points(T0, 20, 1, |_| 1.0)), gauge("b", "", &[], points(T0, 20, 1, |_| 2.0))];
+    let data = [
+        gauge("a", "", &[], points(T0, 20, 1, |_| 1.0)),
+        gauge("b", "", &[], points(T0, 20, 1, |_| 2.0)),
+    ];
     let answer = run(&source_of(&data), "a{*}, b{*}, c{*}", T0, T0 + 19).unwrap();
     let got: Vec<(usize, &str, &str)> = answer
         .series
@@ -212,11 +330,25 @@ fn several_queries_get_query_indexes() {
 
 #[test]
 fn timeshift_and_fill() {
-    let data = [gauge("m", "", &[], vec![
-        Point { ts_s: T0 - 3600, value: 5.0 },
-        Point { ts_s: T0, value: 1.0 },
-        Point { ts_s: T0 + 60, value: 4.0 },
-    ])];
+    let data = [gauge(
+        "m",
+        "",
+        &[],
+        vec![
+            Point {
+                ts_s: T0 - 3600,
+                value: 5.0,
+            },
+            Point {
+                ts_s: T0,
+                value: 1.0,
+            },
+            Point {
+                ts_s: T0 + 60,
+                value: 4.0,
+            },
+        ],
+    )];
     let source = source_of(&data);
     assert_eq!(
         values(&source, "timeshift(m{*}, -3600)", T0, T0 + 59),
@@ -239,7 +371,12 @@ fn distribution_data() -> Vec<RawSeries> {
         interval_s: 0,
         points: Vec::new(),
         dist: (0..10)
-            .map(|i| (T0 + i64::from(i), (lo + i * 50..lo + i * 50 + 50).map(f64::from).collect()))
+            .map(|i| {
+                (
+                    T0 + i64::from(i),
+                    (lo + i * 50..lo + i * 50 + 50).map(f64::from).collect(),
+                )
+            })
             .collect(),
     };
     vec![host_values("a", 1), host_values("b", 501)]
@@ -254,7 +391,10 @@ fn distribution_percentiles_read_merged_sketches() {
         got[0].1[0].unwrap()
     };
     let close = |got: f64, want: f64| {
-        assert!((got - want).abs() <= want * SKETCH_TOLERANCE, "{got} vs {want}");
+        assert!(
+            (got - want).abs() <= want * SKETCH_TOLERANCE,
+            "{got} vs {want}"
+        );
     };
     // Values 1..=1000 across two hosts; ranks round((n-1)·q).
     close(one("p50:latency{*}"), 500.0);
@@ -278,7 +418,10 @@ fn percentiles_need_distributions() {
     data.push(gauge("cpu", "", &[], points(T0, 1, 5, |_| 1.0)));
     let source = source_of(&data);
     let err = run(&source, "p99:cpu{*}", T0, T0 + 19).unwrap_err();
-    assert!(matches!(err, QueryError::PercentileOnNonDistribution { .. }), "{err}");
+    assert!(
+        matches!(err, QueryError::PercentileOnNonDistribution { .. }),
+        "{err}"
+    );
     assert_eq!(err.http_status(), 400);
     data.push(gauge("latency", "c", &[], points(T0, 1, 5, |_| 1.0)));
     let err = run(&source_of(&data), "avg:latency{*}", T0, T0 + 19).unwrap_err();
@@ -289,7 +432,10 @@ fn percentiles_need_distributions() {
 fn client_errors_are_400() {
     let source = MemorySource::new();
     let err = run(&source, "avg:cpu{env:prod AND !host:a}", T0, T0 + 60).unwrap_err();
-    assert!(matches!(&err, QueryError::Parse(p) if p.position() == 21), "{err}");
+    assert!(
+        matches!(&err, QueryError::Parse(p) if p.position() == 21),
+        "{err}"
+    );
     assert_eq!(err.http_status(), 400);
     let err = run(&source, "cpu{*}", T0 + 60, T0).unwrap_err();
     assert!(matches!(err, QueryError::InvalidRange { .. }));
@@ -336,7 +482,10 @@ fn source_failures_are_500() {
     let err = run(&BadSource { fail: true }, "cpu{*}", T0, T0 + 60).unwrap_err();
     assert!(matches!(err, QueryError::Source(_)));
     assert_eq!(err.http_status(), 500);
-    assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "disk on fire");
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "disk on fire"
+    );
     let err = run(&BadSource { fail: false }, "cpu{*}", T0, T0 + 60).unwrap_err();
     assert!(matches!(err, QueryError::SourceContract(_)), "{err}");
     assert!(!err.is_client_error());

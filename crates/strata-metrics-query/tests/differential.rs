@@ -13,9 +13,16 @@ const FROM: i64 = 1_000_000_000;
 const HOSTS: &[&str] = &["", "h1", "h2"];
 const TAGS: &[&str] = &["env:a", "env:b", "zone:x", "solo", "host:h3"];
 
-fn series_strategy(metric: &'static str, kind: MetricType, span: i64) -> impl Strategy<Value = RawSeries> {
+fn series_strategy(
+    metric: &'static str,
+    kind: MetricType,
+    span: i64,
+) -> impl Strategy<Value = RawSeries> {
     let points = prop::collection::vec((-60..span + 60, -50i32..50), 0..40);
-    let dist = prop::collection::vec((-60..span + 60, prop::collection::vec(1u32..5000, 0..6)), 0..16);
+    let dist = prop::collection::vec(
+        (-60..span + 60, prop::collection::vec(1u32..5000, 0..6)),
+        0..16,
+    );
     (
         prop::sample::select(HOSTS),
         prop::sample::subsequence(TAGS, 0..=3),
@@ -40,7 +47,12 @@ fn series_strategy(metric: &'static str, kind: MetricType, span: i64) -> impl St
             },
             dist: if kind == MetricType::Distribution {
                 dist.into_iter()
-                    .map(|(t, v)| (FROM + t, v.into_iter().map(|x| f64::from(x) / 10.0).collect()))
+                    .map(|(t, v)| {
+                        (
+                            FROM + t,
+                            v.into_iter().map(|x| f64::from(x) / 10.0).collect(),
+                        )
+                    })
                     .collect()
             } else {
                 Vec::new()
@@ -67,7 +79,10 @@ fn data_strategy(span: i64) -> impl Strategy<Value = Vec<RawSeries>> {
         })
 }
 
-fn metric_query_strategy(metrics: &'static [&'static str], aggs: &'static [&'static str]) -> impl Strategy<Value = String> {
+fn metric_query_strategy(
+    metrics: &'static [&'static str],
+    aggs: &'static [&'static str],
+) -> impl Strategy<Value = String> {
     let scopes = &[
         "*",
         "env:a",
@@ -79,7 +94,13 @@ fn metric_query_strategy(metrics: &'static [&'static str], aggs: &'static [&'sta
         "NOT zone:x",
         "env:a OR zone:x",
     ][..];
-    let bys = &["", " by {env}", " by {host}", " by {env,host}", " by {zone}"][..];
+    let bys = &[
+        "",
+        " by {env}",
+        " by {host}",
+        " by {env,host}",
+        " by {zone}",
+    ][..];
     let rollups = &[
         "",
         ".rollup(avg)",
@@ -90,7 +111,14 @@ fn metric_query_strategy(metrics: &'static [&'static str], aggs: &'static [&'sta
         ".rollup(45)",
     ][..];
     let modifiers = &["", ".as_count()", ".as_rate()"][..];
-    let fills = &["", ".fill(zero)", ".fill(last, 60)", ".fill(linear)", ".fill(null)", ".fill(zero, 20)"][..];
+    let fills = &[
+        "",
+        ".fill(zero)",
+        ".fill(last, 60)",
+        ".fill(linear)",
+        ".fill(null)",
+        ".fill(zero, 20)",
+    ][..];
     (
         prop::sample::select(aggs),
         prop::sample::select(metrics),
@@ -106,7 +134,12 @@ fn metric_query_strategy(metrics: &'static [&'static str], aggs: &'static [&'sta
 }
 
 fn expression_strategy() -> impl Strategy<Value = String> {
-    let q = || metric_query_strategy(&["g", "c", "r", "d"], &["", "avg:", "sum:", "min:", "max:", "count:"]);
+    let q = || {
+        metric_query_strategy(
+            &["g", "c", "r", "d"],
+            &["", "avg:", "sum:", "min:", "max:", "count:"],
+        )
+    };
     let ops = &["+", "-", "*", "/"][..];
     prop_oneof![
         3 => q(),
@@ -154,5 +187,19 @@ proptest! {
         let want = reference(&data, &query, from, to);
         let rel = if query.starts_with('p') { common::SKETCH_TOLERANCE } else { 1e-9 };
         assert_close(&answer_of(&got), &want, rel, &query);
+    }
+}
+
+proptest! {
+    /// Whatever the text, `run` answers or refuses; it never panics.
+    #[test]
+    fn run_never_panics(
+        text in prop_oneof![
+            "[a-z0-9:{}()!,.* +/-]{0,40}",
+            "(avg|p50|count|sum):(g|d|c)\\{[a-z:*!, ]{0,12}\\}( by \\{[a-z,]{0,8}\\})?(\\.(rollup|fill|as_rate|as_count)\\([a-z0-9, ]{0,10}\\)){0,2}",
+        ],
+        data in data_strategy(600),
+    ) {
+        let _ = run(&source_of(&data), &text, FROM, FROM + 600);
     }
 }

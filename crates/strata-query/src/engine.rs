@@ -120,9 +120,21 @@ pub struct Engine {
     limits: QueryLimits,
     running: Mutex<HashMap<String, Arc<Semaphore>>>,
     infos: Mutex<HashMap<String, Arc<SegmentInfo>>>,
+    metrics: Option<Arc<strata_tsdb::Tsdb>>,
 }
 
 impl Engine {
+    /// Also answers SQL over the metrics store (the `metrics` table).
+    pub fn with_metrics(mut self, tsdb: Arc<strata_tsdb::Tsdb>) -> Engine {
+        self.metrics = Some(tsdb);
+        self
+    }
+
+    /// The metrics store, when the engine has one.
+    pub(crate) fn metrics_store(&self) -> Option<&Arc<strata_tsdb::Tsdb>> {
+        self.metrics.as_ref()
+    }
+
     /// An engine reading `index`'s memtables and catalog, and its segments
     /// through the index's segment store.
     pub fn new(index: Arc<Index>, limits: QueryLimits) -> Engine {
@@ -131,6 +143,7 @@ impl Engine {
             limits,
             running: Mutex::new(HashMap::new()),
             infos: Mutex::new(HashMap::new()),
+            metrics: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod request;
 pub mod search;
 pub mod sketch;
 pub mod sql;
+pub mod sql_metrics;
 pub mod time;
 mod view;
 

@@ -1,7 +1,8 @@
-//! SQL over a tenant's logs with DataFusion (`POST /api/v1/sql`).
+//! SQL over a tenant's logs and metrics with DataFusion (`POST /api/v1/sql`).
 //!
-//! The session knows exactly one table, `logs`, whose provider ([`LogsTable`])
-//! reads only the tenant's snapshot: isolation is enforced inside the table
+//! The session knows two tables: `logs`, whose provider ([`LogsTable`])
+//! reads only the tenant's snapshot, and `metrics` (when the engine has a
+//! metrics store; [`crate::sql_metrics`]), one row per stored point: isolation is enforced inside the table
 //! provider, never by rewriting SQL text. DDL (`CREATE EXTERNAL TABLE`, which
 //! could read files), DML and `SET`-like statements are refused by the
 //! planner; the session registers no file-reading table functions.
@@ -84,6 +85,16 @@ impl Engine {
         let ctx = SessionContext::new_with_config(config);
         ctx.register_table("logs", Arc::new(table))
             .map_err(|e| QueryError::Internal(e.to_string()))?;
+        if let Some(tsdb) = self.metrics_store() {
+            let metrics = crate::sql_metrics::MetricsTable::new(
+                Arc::clone(tsdb),
+                tenant,
+                self.limits().scan_budget_rows,
+                Arc::clone(&exhausted),
+            );
+            ctx.register_table("metrics", Arc::new(metrics))
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+        }
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -292,7 +303,7 @@ impl LogsTable {
 }
 
 /// `[from, to]` (ns, inclusive) implied by `timestamp` comparisons.
-fn time_bounds(filters: &[Expr]) -> (i64, i64) {
+pub(crate) fn time_bounds(filters: &[Expr]) -> (i64, i64) {
     let mut from = i64::MIN;
     let mut to = i64::MAX;
     for filter in filters {

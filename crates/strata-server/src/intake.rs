@@ -238,7 +238,11 @@ pub(crate) struct Reservation {
 impl Reservation {
     /// Reserves `bytes`; returns the reservation and the total now in use
     /// (memtables plus every in-flight reservation, this one included).
-    pub(crate) fn new(state: &Arc<AppState>, bytes: u64, memtable_bytes: u64) -> (Reservation, u64) {
+    pub(crate) fn new(
+        state: &Arc<AppState>,
+        bytes: u64,
+        memtable_bytes: u64,
+    ) -> (Reservation, u64) {
         let before = state.inflight_bytes.fetch_add(bytes, Ordering::Relaxed);
         let reservation = Reservation {
             state: Arc::clone(state),
@@ -519,7 +523,12 @@ pub(crate) fn refund_quota(state: &AppState, tenant: &str, events: u64, bytes: u
 }
 
 /// Takes tokens from the tenant's buckets or answers 429 with `X-Ratelimit-*`.
-pub(crate) fn check_quota(state: &AppState, tenant: &str, events: u64, bytes: u64) -> Result<(), ApiError> {
+pub(crate) fn check_quota(
+    state: &AppState,
+    tenant: &str,
+    events: u64,
+    bytes: u64,
+) -> Result<(), ApiError> {
     let mut quotas = state.quotas.lock().unwrap_or_else(|p| p.into_inner());
     let Some(quota) = quotas.get_mut(tenant) else {
         return Ok(());

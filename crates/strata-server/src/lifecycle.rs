@@ -103,8 +103,10 @@ pub(crate) async fn lifecycle_loop(
                         }
                         Err(error) => tracing::error!(%error, "retention pass failed"),
                     }
-                    let metric_retention =
-                        core.tsdb.expire(&days, config.retention.default_days, grace).await;
+                    let metric_retention = core
+                        .tsdb
+                        .expire(&days, config.retention.default_days, grace)
+                        .await;
                     match metric_retention {
                         Ok(dropped) => state.metrics.storage.expired_segments.inc_by(dropped),
                         Err(error) => tracing::error!(%error, "metrics retention pass failed"),

@@ -229,7 +229,10 @@ async fn ingest(
     );
     if used > budget {
         state.flush_wanted.notify_one();
-        return Err(unavailable("memory", "ingest is over its memory budget; retry shortly"));
+        return Err(unavailable(
+            "memory",
+            "ingest is over its memory budget; retry shortly",
+        ));
     }
     let Some(body) = body.take() else {
         return Err(unavailable("internal", "request body already read"));
@@ -289,7 +292,10 @@ async fn ingest(
     let grew = payload.len() as u64 > reservation.bytes;
     if reservation.grow_to(payload.len() as u64 * 3, memtables()) > budget && grew {
         state.flush_wanted.notify_one();
-        return Err(unavailable("memory", "ingest is over its memory budget; retry shortly"));
+        return Err(unavailable(
+            "memory",
+            "ingest is over its memory budget; retry shortly",
+        ));
     }
     check_quota(state, &auth.tenant, count, raw_len)?;
     let events_copy: Vec<Event> = if route.label == "/api/v1/events" {
@@ -309,11 +315,24 @@ async fn ingest(
         }
     };
     if source == "datadog_metrics" {
-        state.metrics.tsdb.points_in.with_label_values(&[source]).inc_by(count);
+        state
+            .metrics
+            .tsdb
+            .points_in
+            .with_label_values(&[source])
+            .inc_by(count);
     } else {
-        state.metrics.events_in.with_label_values(&[source]).inc_by(count);
+        state
+            .metrics
+            .events_in
+            .with_label_values(&[source])
+            .inc_by(count);
     }
-    state.metrics.bytes_in.with_label_values(&[source]).inc_by(raw_len);
+    state
+        .metrics
+        .bytes_in
+        .with_label_values(&[source])
+        .inc_by(raw_len);
     if core.tsdb.wants_flush() || core.index.needs_flush() {
         state.flush_wanted.notify_one();
     }

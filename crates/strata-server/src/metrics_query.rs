@@ -29,9 +29,12 @@ fn tsdb(state: &AppState) -> Result<Arc<strata_tsdb::Tsdb>, ReadError> {
 }
 
 fn seconds(params: &HashMap<String, String>, name: &str) -> Result<i64, ReadError> {
-    let raw = params
-        .get(name)
-        .ok_or_else(|| ReadError::new(StatusCode::BAD_REQUEST, &format!("missing parameter {name} (unix seconds)")))?;
+    let raw = params.get(name).ok_or_else(|| {
+        ReadError::new(
+            StatusCode::BAD_REQUEST,
+            &format!("missing parameter {name} (unix seconds)"),
+        )
+    })?;
     raw.trim()
         .parse::<f64>()
         .ok()
@@ -57,7 +60,10 @@ pub(crate) async fn query(
     let from = seconds(&params, "from")?;
     let to = seconds(&params, "to")?;
     if to < from {
-        return Err(ReadError::new(StatusCode::BAD_REQUEST, "to must not be before from"));
+        return Err(ReadError::new(
+            StatusCode::BAD_REQUEST,
+            "to must not be before from",
+        ));
     }
     let text = params
         .get("query")
@@ -68,7 +74,12 @@ pub(crate) async fn query(
         strata_metrics_query::run(&source, &text, from, to)
     })
     .await
-    .map_err(|e| ReadError::new(StatusCode::INTERNAL_SERVER_ERROR, &format!("query failed: {e}")))?;
+    .map_err(|e| {
+        ReadError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("query failed: {e}"),
+        )
+    })?;
     let status = match &answer {
         Ok(_) => "done",
         Err(_) => "error",

@@ -528,14 +528,17 @@ fn recover(
         .max()
         .unwrap_or(0);
     skip_flushed_sequence_numbers(&runtime, &wal, report.last_seq, highest)?;
-    let engine = Arc::new(strata_query::Engine::new(
-        Arc::clone(&index),
-        strata_query::QueryLimits {
-            max_concurrent_per_tenant: config.query.max_concurrent_per_tenant as usize,
-            timeout: Duration::from_secs_f64(config.query.timeout_secs),
-            scan_budget_rows: config.query.scan_budget_rows,
-        },
-    ));
+    let engine = Arc::new(
+        strata_query::Engine::new(
+            Arc::clone(&index),
+            strata_query::QueryLimits {
+                max_concurrent_per_tenant: config.query.max_concurrent_per_tenant as usize,
+                timeout: Duration::from_secs_f64(config.query.timeout_secs),
+                scan_budget_rows: config.query.scan_budget_rows,
+            },
+        )
+        .with_metrics(Arc::clone(&tsdb)),
+    );
     tracing::info!(
         records = report.records,
         replayed_events,
@@ -626,7 +629,8 @@ async fn background_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rec
             Ok(stats) if stats.memtables > 0 => {
                 state
                     .metrics
-                    .tsdb.flush_seconds
+                    .tsdb
+                    .flush_seconds
                     .observe(started.elapsed().as_secs_f64());
                 if let Err(error) = core.wal.remove_through(core.safe_wal_seq()) {
                     tracing::error!(%error, "WAL truncation failed");

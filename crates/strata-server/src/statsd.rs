@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use strata_metastore::KeyKind;
 use strata_metrics::statsd::{
-    resolve_host_and_tags, AlertType, Aggregator, ListenerDefaults, Message, StatsdCounters,
+    resolve_host_and_tags, Aggregator, AlertType, ListenerDefaults, Message, StatsdCounters,
 };
 use strata_metrics::MetricBatch;
 use strata_types::{Event, Status};
@@ -149,8 +149,18 @@ impl Worker {
         let defaults = ListenerDefaults::default();
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         let mut last_flush = Instant::now();
-        let packets = self.state.metrics.tsdb.statsd_packets.with_label_values(&[&self.label]);
-        let bytes = self.state.metrics.tsdb.statsd_bytes.with_label_values(&[&self.label]);
+        let packets = self
+            .state
+            .metrics
+            .tsdb
+            .statsd_packets
+            .with_label_values(&[&self.label]);
+        let bytes = self
+            .state
+            .metrics
+            .tsdb
+            .statsd_bytes
+            .with_label_values(&[&self.label]);
         while !self.stop.load(Ordering::SeqCst) {
             match self.socket.recv(&mut buffer) {
                 Ok(n) => {
@@ -308,7 +318,9 @@ fn to_event(message: Message, defaults: &ListenerDefaults, now_ns: i64) -> Optio
                 event.attributes.push(("aggregation_key".into(), attr(key)));
             }
             if let Some(source) = e.source_type {
-                event.attributes.push(("source_type_name".into(), attr(source)));
+                event
+                    .attributes
+                    .push(("source_type_name".into(), attr(source)));
             }
             Some(event)
         }

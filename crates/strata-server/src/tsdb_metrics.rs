@@ -54,9 +54,21 @@ impl TsdbMetrics {
                 "Metric points not stored, by reason",
                 &["reason"],
             ),
-            memtable_bytes: gauge(registry, "strata_metric_memtable_bytes", "Bytes of metric memtables"),
-            memtable_points: gauge(registry, "strata_metric_memtable_points", "Points in metric memtables"),
-            segments: gauge(registry, "strata_metric_segments", "Registered metric segments"),
+            memtable_bytes: gauge(
+                registry,
+                "strata_metric_memtable_bytes",
+                "Bytes of metric memtables",
+            ),
+            memtable_points: gauge(
+                registry,
+                "strata_metric_memtable_points",
+                "Points in metric memtables",
+            ),
+            segments: gauge(
+                registry,
+                "strata_metric_segments",
+                "Registered metric segments",
+            ),
             segment_points: gauge(
                 registry,
                 "strata_metric_segment_points",
@@ -67,7 +79,12 @@ impl TsdbMetrics {
                 "strata_metric_segment_bytes",
                 "Bytes of registered metric segments",
             ),
-            flush_seconds: histogram(registry, "strata_metric_flush_seconds", "Metrics memtable flushes", seconds),
+            flush_seconds: histogram(
+                registry,
+                "strata_metric_flush_seconds",
+                "Metrics memtable flushes",
+                seconds,
+            ),
             statsd_packets: counter_vec(
                 registry,
                 "strata_statsd_packets_total",

@@ -31,7 +31,9 @@ pub struct ScanRequest<'a> {
     pub from_s: i64,
     /// Last second (inclusive).
     pub to_s: i64,
-    /// Whether sketches are wanted (distribution percentiles).
+    /// Whether the visitor merges sketch bins (distribution percentiles).
+    /// Sketches are handed over either way: a distribution's count, min
+    /// and max are in them.
     pub sketches: bool,
 }
 
@@ -112,9 +114,9 @@ impl Tsdb {
         let Some(selection) = select_row_groups(metadata, request) else {
             return Ok(0);
         };
-        let leaves: Vec<usize> = (0..=col::SKETCH)
-            .filter(|c| *c != col::SKETCH || request.sketches)
-            .collect();
+        // The sketch column is always read: a distribution's count, min and
+        // max live in it (only its rows are non-null).
+        let leaves: Vec<usize> = (0..=col::SKETCH).collect();
         let projection = ProjectionMask::leaves(metadata.file_metadata().schema_descr(), leaves);
         let batches = self.store().read_batches_blocking(
             &segment.path,
@@ -330,11 +332,7 @@ fn visit_batch(
         if ts < request.from_s || ts > request.to_s {
             continue;
         }
-        let sketch = if request.sketches {
-            columns.sketch(row)?
-        } else {
-            None
-        };
+        let sketch = columns.sketch(row)?;
         visitor.point(series, ts, columns.value.value(row), sketch.as_ref());
         visited += 1;
     }

@@ -47,7 +47,10 @@ fn metric(q: MetricQuery) -> Expr {
 #[test]
 fn reference_examples() {
     use SpaceAgg::*;
-    let mut q = by(mq(Some(Avg), "system.cpu.user", "env:prod,host:a"), &["service"]);
+    let mut q = by(
+        mq(Some(Avg), "system.cpu.user", "env:prod,host:a"),
+        &["service"],
+    );
     q.rollup = Some(Rollup {
         agg: Some(RollupAgg::Avg),
         interval_s: Some(60),
@@ -113,7 +116,10 @@ fn scope_structure_of_examples() {
             ]))),
         ])
     );
-    assert_eq!(q.scope.text(), "env:prod AND location NOT IN (atlanta,seattle)");
+    assert_eq!(
+        q.scope.text(),
+        "env:prod AND location NOT IN (atlanta,seattle)"
+    );
     let q = single_metric("avg:system.disk.in_use{!device:/dev/loop*} by {device}");
     assert_eq!(
         q.scope.expr(),
@@ -178,19 +184,35 @@ fn arithmetic_precedence() {
     let b = || metric(mq(None, "b", "*"));
     assert_eq!(
         single("a{*} / b{*} * 100"),
-        bin(BinaryOp::Mul, bin(BinaryOp::Div, a(), b()), Expr::Number(100.0))
+        bin(
+            BinaryOp::Mul,
+            bin(BinaryOp::Div, a(), b()),
+            Expr::Number(100.0)
+        )
     );
     assert_eq!(
         single("a{*} + b{*} * 2"),
-        bin(BinaryOp::Add, a(), bin(BinaryOp::Mul, b(), Expr::Number(2.0)))
+        bin(
+            BinaryOp::Add,
+            a(),
+            bin(BinaryOp::Mul, b(), Expr::Number(2.0))
+        )
     );
     assert_eq!(
         single("(a{*} + b{*}) * 2"),
-        bin(BinaryOp::Mul, bin(BinaryOp::Add, a(), b()), Expr::Number(2.0))
+        bin(
+            BinaryOp::Mul,
+            bin(BinaryOp::Add, a(), b()),
+            Expr::Number(2.0)
+        )
     );
     assert_eq!(
         single("a{*} - b{*} - 1"),
-        bin(BinaryOp::Sub, bin(BinaryOp::Sub, a(), b()), Expr::Number(1.0))
+        bin(
+            BinaryOp::Sub,
+            bin(BinaryOp::Sub, a(), b()),
+            Expr::Number(1.0)
+        )
     );
     assert_eq!(single("-a{*}"), Expr::Neg(Box::new(a())));
     assert_eq!(

@@ -48,7 +48,12 @@ pub fn source_of(data: &[RawSeries]) -> MemorySource {
                 .collect();
             source.push_sketches(series.key.clone(), &sketches);
         } else {
-            source.push_points(series.key.clone(), series.kind, series.interval_s, &series.points);
+            source.push_points(
+                series.key.clone(),
+                series.kind,
+                series.interval_s,
+                &series.points,
+            );
         }
     }
     source
@@ -89,8 +94,17 @@ pub fn reference(data: &[RawSeries], query: &str, from: i64, to: i64) -> Answer 
         while start % interval != 0 {
             start += 1;
         }
-        let buckets = if start > to { 0 } else { ((to - start) / interval + 1) as usize };
-        let window = Window { start, interval, buckets, to };
+        let buckets = if start > to {
+            0
+        } else {
+            ((to - start) / interval + 1) as usize
+        };
+        let window = Window {
+            start,
+            interval,
+            buckets,
+            to,
+        };
         let Value::Groups(groups) = eval(data, &expression.expr, &window) else {
             panic!("no metric query");
         };
@@ -100,7 +114,10 @@ pub fn reference(data: &[RawSeries], query: &str, from: i64, to: i64) -> Answer 
                 .enumerate()
                 .filter_map(|(i, v)| {
                     let v = (*v)?;
-                    Some(((start + i as i64 * interval) * 1000, if v.is_finite() { Some(v) } else { None }))
+                    Some((
+                        (start + i as i64 * interval) * 1000,
+                        if v.is_finite() { Some(v) } else { None },
+                    ))
                 })
                 .collect();
             if !points.is_empty() {
@@ -156,7 +173,15 @@ fn apply(value: Value, f: impl Fn(f64) -> f64) -> Value {
         Value::Groups(groups) => Value::Groups(
             groups
                 .into_iter()
-                .map(|(tags, values)| (tags, values.into_iter().map(|v| v.map(|x| defined(f(x)))).collect()))
+                .map(|(tags, values)| {
+                    (
+                        tags,
+                        values
+                            .into_iter()
+                            .map(|v| v.map(|x| defined(f(x))))
+                            .collect(),
+                    )
+                })
                 .collect(),
         ),
     }
@@ -235,7 +260,9 @@ fn call(function: Function, values: &[Option<f64>], interval: i64) -> Vec<Option
                 if !v.is_finite() {
                     continue;
                 }
-                let previous = (0..i).rev().find_map(|j| values[j].filter(|p| p.is_finite()).map(|p| (j, p)));
+                let previous = (0..i)
+                    .rev()
+                    .find_map(|j| values[j].filter(|p| p.is_finite()).map(|p| (j, p)));
                 out[i] = previous.map(|(j, p)| {
                     let seconds = ((i - j) as i64 * interval) as f64;
                     defined(match function {
@@ -287,14 +314,20 @@ fn in_bucket(window: &Window, i: usize, ts: i64) -> bool {
     ts >= start && ts < start + window.interval && ts <= window.to
 }
 
-fn eval_metric(data: &[RawSeries], query: &MetricQuery, window: &Window) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
+fn eval_metric(
+    data: &[RawSeries],
+    query: &MetricQuery,
+    window: &Window,
+) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
     let selected: Vec<&RawSeries> = data
         .iter()
         .filter(|s| s.key.metric == query.metric && query.scope.matches(&s.key))
         .filter(|s| {
             (0..window.buckets).any(|i| {
                 s.points.iter().any(|p| in_bucket(window, i, p.ts_s))
-                    || s.dist.iter().any(|(ts, v)| !v.is_empty() && in_bucket(window, i, *ts))
+                    || s.dist
+                        .iter()
+                        .any(|(ts, v)| !v.is_empty() && in_bucket(window, i, *ts))
             })
         })
         .collect();
@@ -305,7 +338,10 @@ fn eval_metric(data: &[RawSeries], query: &MetricQuery, window: &Window) -> Vec<
     group_names.sort();
     group_names.dedup();
     let is_dist = selected.iter().any(|s| s.kind == MetricType::Distribution);
-    let per_series: Vec<Vec<Option<f64>>> = selected.iter().map(|s| time_aggregate(s, query, window)).collect();
+    let per_series: Vec<Vec<Option<f64>>> = selected
+        .iter()
+        .map(|s| time_aggregate(s, query, window))
+        .collect();
     let mut out = Vec::new();
     for name in group_names {
         let members: Vec<usize> = (0..selected.len())
@@ -372,7 +408,11 @@ fn distribution_value(agg: SpaceAgg, mut raw: Vec<f64>) -> Option<f64> {
 
 fn time_aggregate(series: &RawSeries, query: &MetricQuery, window: &Window) -> Vec<Option<f64>> {
     let explicit = query.rollup.and_then(|r| r.agg);
-    let point_interval = if series.interval_s > 0 { f64::from(series.interval_s) } else { 1.0 };
+    let point_interval = if series.interval_s > 0 {
+        f64::from(series.interval_s)
+    } else {
+        1.0
+    };
     let w = window.interval as f64;
     let (default, scale) = match (series.kind, query.modifier) {
         (MetricType::Count, Some(TypeModifier::AsRate)) => (RollupAgg::Sum, 1.0 / w),
@@ -427,7 +467,9 @@ fn fill(values: &mut [Option<f64>], query: &MetricQuery, interval: i64) {
             FillMethod::Last => Some(before),
             FillMethod::Linear => (i + 1..original.len())
                 .find(|&k| original[k].is_some())
-                .map(|k| before + (original[k].unwrap() - before) * (i - j) as f64 / (k - j) as f64),
+                .map(|k| {
+                    before + (original[k].unwrap() - before) * (i - j) as f64 / (k - j) as f64
+                }),
         };
     }
 }
@@ -436,8 +478,12 @@ fn fill(values: &mut [Option<f64>], query: &MetricQuery, interval: i64) {
 /// timestamps, values within `rel` relative (or 1e-9 absolute) error.
 pub fn assert_close(got: &Answer, want: &Answer, rel: f64, context: &str) {
     assert_eq!(
-        got.iter().map(|(q, t, p)| (q, t, p.len())).collect::<Vec<_>>(),
-        want.iter().map(|(q, t, p)| (q, t, p.len())).collect::<Vec<_>>(),
+        got.iter()
+            .map(|(q, t, p)| (q, t, p.len()))
+            .collect::<Vec<_>>(),
+        want.iter()
+            .map(|(q, t, p)| (q, t, p.len()))
+            .collect::<Vec<_>>(),
         "series differ for {context}\n got: {got:?}\nwant: {want:?}"
     );
     for ((_, tags, got_points), (_, _, want_points)) in got.iter().zip(want) {
@@ -448,7 +494,11 @@ pub fn assert_close(got: &Answer, want: &Answer, rel: f64, context: &str) {
                 (Some(a), Some(b)) => (a - b).abs() <= 1e-9 + rel * b.abs().max(a.abs()),
                 _ => false,
             };
-            assert!(ok, "value at {} in {tags:?}: got {:?}, want {:?} for {context}", g.0, g.1, w.1);
+            assert!(
+                ok,
+                "value at {} in {tags:?}: got {:?}, want {:?} for {context}",
+                g.0, g.1, w.1
+            );
         }
     }
 }
