@@ -254,6 +254,7 @@ impl TableProvider for MetricsTable {
                     from_s,
                     to_s,
                     sketches: true,
+                    rollup_until_s: None,
                 };
                 tsdb.scan(&tenant, &request, &mut rows)?;
             }

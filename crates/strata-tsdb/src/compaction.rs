@@ -144,6 +144,10 @@ impl Tsdb {
                 let batch = batch?;
                 let columns = Columns::new(&batch)?;
                 for row in 0..batch.num_rows() {
+                    // Rollup rows are recomputed from the raw rows by the writer.
+                    if columns.res.value(row) != 0 {
+                        continue;
+                    }
                     let id = columns.series_id.value(row);
                     let info = match series.get(&id) {
                         Some(info) => Arc::clone(info),

@@ -21,7 +21,7 @@ pub mod source;
 mod store;
 
 pub use memtable::MetricChunk;
-pub use scan::{ScanRequest, Visitor};
+pub use scan::{ScanRequest, Summary, Visitor};
 pub use store::{segment_path, FlushStats, Snapshot, Tsdb, TsdbConfig};
 
 /// Metrics store errors.

@@ -35,6 +35,12 @@ pub struct ScanRequest<'a> {
     /// Sketches are handed over either way: a distribution's count, min
     /// and max are in them.
     pub sketches: bool,
+    /// When set, segments answer `[from_s, rollup_until_s)` from their
+    /// rollup rows ([`crate::segment::ROLLUP_SECONDS`] buckets, through
+    /// [`Visitor::summary`]) and only `[rollup_until_s, to_s]` from raw
+    /// rows. Both bounds must be multiples of the rollup width, and the
+    /// visitor must fold points into buckets that are whole multiples of it.
+    pub rollup_until_s: Option<i64>,
 }
 
 /// Receives matching points.
@@ -43,6 +49,41 @@ pub trait Visitor {
     fn wants(&mut self, key: &SeriesKey) -> bool;
     /// One point of a wanted series.
     fn point(&mut self, series: &Arc<SeriesInfo>, ts_s: i64, value: f64, sketch: Option<&Sketch>);
+    /// The summary of a wanted series' values in one rollup bucket starting
+    /// at `ts_s` (only with [`ScanRequest::rollup_until_s`]).
+    /// Visitors that never set [`ScanRequest::rollup_until_s`] never see
+    /// one (the default hands the sum over as a point).
+    fn summary(
+        &mut self,
+        series: &Arc<SeriesInfo>,
+        ts_s: i64,
+        summary: Summary,
+        sketch: Option<&Sketch>,
+    ) {
+        self.point(series, ts_s, summary.sum, sketch);
+    }
+}
+
+/// Values summarised by a rollup row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Sum.
+    pub sum: f64,
+    /// Number of values.
+    pub count: u64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Which rows of a segment one pass reads.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    /// 0: raw rows; else rollup rows of this width.
+    res: u32,
+    from_s: i64,
+    to_s: i64,
 }
 
 /// Per-scan memo of series decisions: id → the series when wanted.
@@ -91,8 +132,29 @@ impl Tsdb {
                 }
             }
         }
+        let passes = match request.rollup_until_s {
+            Some(cut) if cut > request.from_s => vec![
+                Pass {
+                    res: crate::segment::ROLLUP_SECONDS as u32,
+                    from_s: request.from_s,
+                    to_s: cut.min(request.to_s.saturating_add(1)) - 1,
+                },
+                Pass {
+                    res: 0,
+                    from_s: cut,
+                    to_s: request.to_s,
+                },
+            ],
+            _ => vec![Pass {
+                res: 0,
+                from_s: request.from_s,
+                to_s: request.to_s,
+            }],
+        };
         for segment in &snapshot.segments {
-            visited += self.scan_segment(segment, request, &mut decisions, visitor)?;
+            for pass in passes.iter().filter(|p| p.from_s <= p.to_s) {
+                visited += self.scan_segment(segment, request, *pass, &mut decisions, visitor)?;
+            }
         }
         Ok(visited)
     }
@@ -101,6 +163,7 @@ impl Tsdb {
         &self,
         segment: &SegmentRecord,
         request: &ScanRequest<'_>,
+        pass: Pass,
         decisions: &mut Decisions,
         visitor: &mut dyn Visitor,
     ) -> Result<u64, TsdbError> {
@@ -111,12 +174,12 @@ impl Tsdb {
                 return Ok(0);
             }
         }
-        let Some(selection) = select_row_groups(metadata, request) else {
+        let Some(selection) = select_row_groups(metadata, request.metric, pass) else {
             return Ok(0);
         };
         // The sketch column is always read: a distribution's count, min and
         // max live in it (only its rows are non-null).
-        let leaves: Vec<usize> = (0..=col::SKETCH).collect();
+        let leaves: Vec<usize> = (0..=col::MAX).collect();
         let projection = ProjectionMask::leaves(metadata.file_metadata().schema_descr(), leaves);
         let batches = self.store().read_batches_blocking(
             &segment.path,
@@ -128,7 +191,7 @@ impl Tsdb {
         )?;
         let mut visited = 0;
         for batch in batches {
-            visited += visit_batch(&batch?, request, decisions, visitor)?;
+            visited += visit_batch(&batch?, request.metric, pass, decisions, visitor)?;
         }
         Ok(visited)
     }
@@ -152,14 +215,16 @@ fn decide(
 /// `None` when no row group can.
 fn select_row_groups(
     metadata: &parquet::file::metadata::ParquetMetaData,
-    request: &ScanRequest<'_>,
+    metric: &str,
+    pass: Pass,
 ) -> Option<RowSelection> {
     let mut selectors = Vec::new();
     let mut any = false;
     for rg in metadata.row_groups() {
         let rows = rg.num_rows() as usize;
-        let keep = metric_may_match(rg.column(col::METRIC).statistics(), request.metric)
-            && ts_may_match(rg.column(col::TS).statistics(), request);
+        let keep = metric_may_match(rg.column(col::METRIC).statistics(), metric)
+            && ts_may_match(rg.column(col::TS).statistics(), pass)
+            && res_may_match(rg.column(col::RES).statistics(), pass.res);
         any |= keep;
         selectors.push(if keep {
             RowSelector::select(rows)
@@ -182,10 +247,20 @@ fn metric_may_match(stats: Option<&Statistics>, metric: &str) -> bool {
     }
 }
 
-fn ts_may_match(stats: Option<&Statistics>, request: &ScanRequest<'_>) -> bool {
+fn res_may_match(stats: Option<&Statistics>, res: u32) -> bool {
+    match stats {
+        Some(Statistics::Int32(s)) => match (s.min_opt(), s.max_opt()) {
+            (Some(min), Some(max)) => *min as u32 <= res && res <= *max as u32,
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
+fn ts_may_match(stats: Option<&Statistics>, pass: Pass) -> bool {
     match stats {
         Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-            (Some(min), Some(max)) => *min <= request.to_s && *max >= request.from_s,
+            (Some(min), Some(max)) => *min <= pass.to_s && *max >= pass.from_s,
             _ => true,
         },
         _ => true,
@@ -204,6 +279,10 @@ pub(crate) struct Columns<'a> {
     pub(crate) ts: &'a arrow_array::PrimitiveArray<Int64Type>,
     pub(crate) value: &'a arrow_array::PrimitiveArray<Float64Type>,
     pub(crate) sketch: Option<&'a arrow_array::BinaryArray>,
+    pub(crate) res: &'a arrow_array::PrimitiveArray<UInt32Type>,
+    count: &'a arrow_array::PrimitiveArray<UInt64Type>,
+    min: &'a arrow_array::PrimitiveArray<Float64Type>,
+    max: &'a arrow_array::PrimitiveArray<Float64Type>,
 }
 
 struct DictColumn<'a> {
@@ -256,7 +335,21 @@ impl<'a> Columns<'a> {
                 .get(col::SKETCH)
                 .map(|c| c.as_binary_opt::<i32>().ok_or_else(bad))
                 .transpose()?,
+            res: prim(col::RES).as_primitive_opt().ok_or_else(bad)?,
+            count: prim(col::COUNT).as_primitive_opt().ok_or_else(bad)?,
+            min: prim(col::MIN).as_primitive_opt().ok_or_else(bad)?,
+            max: prim(col::MAX).as_primitive_opt().ok_or_else(bad)?,
         })
+    }
+
+    /// The summary of a rollup row.
+    fn summary(&self, row: usize) -> Summary {
+        Summary {
+            sum: self.value.value(row),
+            count: self.count.value(row),
+            min: self.min.value(row),
+            max: self.max.value(row),
+        }
     }
 
     pub(crate) fn metric(&self, row: usize) -> &str {
@@ -300,7 +393,8 @@ impl<'a> Columns<'a> {
 
 fn visit_batch(
     batch: &RecordBatch,
-    request: &ScanRequest<'_>,
+    metric: &str,
+    pass: Pass,
     decisions: &mut Decisions,
     visitor: &mut dyn Visitor,
 ) -> Result<u64, TsdbError> {
@@ -308,11 +402,14 @@ fn visit_batch(
     let mut visited = 0;
     let mut current: Option<(u64, Option<Arc<SeriesInfo>>)> = None;
     for row in 0..batch.num_rows() {
+        if columns.res.value(row) != pass.res {
+            continue;
+        }
         let id = columns.series_id.value(row);
         if current.as_ref().is_none_or(|(c, _)| *c != id) {
             let series = match decisions.get(&id) {
                 Some(known) => known.clone(),
-                None if columns.metric(row) != request.metric => {
+                None if columns.metric(row) != metric => {
                     decisions.insert(id, None);
                     None
                 }
@@ -329,11 +426,15 @@ fn visit_batch(
             continue;
         };
         let ts = columns.ts.value(row);
-        if ts < request.from_s || ts > request.to_s {
+        if ts < pass.from_s || ts > pass.to_s {
             continue;
         }
         let sketch = columns.sketch(row)?;
-        visitor.point(series, ts, columns.value.value(row), sketch.as_ref());
+        if pass.res == 0 {
+            visitor.point(series, ts, columns.value.value(row), sketch.as_ref());
+        } else {
+            visitor.summary(series, ts, columns.summary(row), sketch.as_ref());
+        }
         visited += 1;
     }
     Ok(visited)

@@ -16,6 +16,19 @@
 //! | `ts` | Int64 (s) | DELTA_BINARY_PACKED | regular intervals delta to ~0 bits |
 //! | `value` | Float64 | BYTE_STREAM_SPLIT | exponent bytes compress apart |
 //! | `sketch` | Binary, nullable | PLAIN | `strata_metrics::codec::put_sketch`, distributions only |
+//! | `res` | UInt32 | RLE | 0 for raw points, [`ROLLUP_SECONDS`] for rollup rows |
+//! | `count` | UInt64, nullable | | rollup rows: number of values |
+//! | `min` | Float64, nullable | BYTE_STREAM_SPLIT | rollup rows: smallest value |
+//! | `max` | Float64, nullable | BYTE_STREAM_SPLIT | rollup rows: largest value |
+//!
+//! Raw rows come first; then, in row groups of their own, one **rollup row**
+//! per series and [`ROLLUP_SECONDS`] bucket (`ts` = bucket start, `value` =
+//! sum, `count`/`min`/`max`, `sketch` = the merged sketch of a
+//! distribution). A query whose buckets are whole multiples of the rollup
+//! reads these instead of the raw points: a 24 h dashboard at the default
+//! 5-minute interval reads 30 times fewer rows at 10 s resolution. Every
+//! flush and merge recomputes the rollups from the raw rows, so they never
+//! drift from them.
 //!
 //! The footer's key-value metadata holds `strata.metrics.version` and
 //! `strata.metrics.names` (a JSON array of the segment's metric names), so
@@ -41,7 +54,9 @@ use strata_metrics::{MetricType, Sketch};
 use crate::TsdbError;
 
 /// Format version written in the footer.
-pub const FORMAT_VERSION: &str = "1";
+pub const FORMAT_VERSION: &str = "2";
+/// Width of the rollup rows' buckets, seconds.
+pub const ROLLUP_SECONDS: i64 = 300;
 /// Footer key of the format version.
 pub const VERSION_KEY: &str = "strata.metrics.version";
 /// Footer key of the JSON array of metric names.
@@ -59,6 +74,10 @@ pub(crate) mod col {
     pub const TS: usize = 7;
     pub const VALUE: usize = 8;
     pub const SKETCH: usize = 9;
+    pub const RES: usize = 10;
+    pub const COUNT: usize = 11;
+    pub const MIN: usize = 12;
+    pub const MAX: usize = 13;
 }
 
 /// The Arrow schema of every metric segment.
@@ -75,6 +94,10 @@ pub fn schema() -> SchemaRef {
         Field::new("ts", DataType::Int64, false),
         Field::new("value", DataType::Float64, false),
         Field::new("sketch", DataType::Binary, true),
+        Field::new("res", DataType::UInt32, false),
+        Field::new("count", DataType::UInt64, true),
+        Field::new("min", DataType::Float64, true),
+        Field::new("max", DataType::Float64, true),
     ]))
 }
 
@@ -156,6 +179,13 @@ pub fn write(
     for chunk in rows.chunks(row_group_rows.max(1)) {
         writer.write(&batch(&schema, chunk)?)?;
     }
+    // Rollup rows never share a row group with raw rows, so a scan picks
+    // one kind by the `res` statistics alone.
+    writer.flush()?;
+    let rollups = rollups(rows);
+    for chunk in rollups.chunks(row_group_rows.max(1)) {
+        writer.write(&rollup_batch(&schema, chunk)?)?;
+    }
     writer.close()?;
     Ok(out)
 }
@@ -186,6 +216,12 @@ fn properties(
         .set_column_dictionary_enabled(path("sketch"), false)
         .set_column_statistics_enabled(path("sketch"), EnabledStatistics::None)
         .set_column_statistics_enabled(path("value"), EnabledStatistics::None)
+        .set_column_dictionary_enabled(path("min"), false)
+        .set_column_encoding(path("min"), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_dictionary_enabled(path("max"), false)
+        .set_column_encoding(path("max"), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_statistics_enabled(path("min"), EnabledStatistics::None)
+        .set_column_statistics_enabled(path("max"), EnabledStatistics::None)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
             KeyValue::new(NAMES_KEY.to_string(), names_json),
@@ -237,8 +273,87 @@ fn batch(schema: &SchemaRef, rows: &[Row<'_>]) -> Result<RecordBatch, TsdbError>
         Arc::new(ts.finish()),
         Arc::new(value.finish()),
         Arc::new(sketch.finish()),
+        Arc::new(arrow_array::UInt32Array::from(vec![0u32; n])),
+        Arc::new(arrow_array::UInt64Array::new_null(n)),
+        Arc::new(arrow_array::Float64Array::new_null(n)),
+        Arc::new(arrow_array::Float64Array::new_null(n)),
     ];
     debug_assert!(columns.iter().all(|c| c.len() == n));
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// One rollup row: a series' values in one [`ROLLUP_SECONDS`] bucket.
+#[derive(Debug, Clone)]
+pub(crate) struct Rollup<'a> {
+    series: &'a SeriesInfo,
+    ts_s: i64,
+    sum: f64,
+    count: u64,
+    min: f64,
+    max: f64,
+    sketch: Option<Sketch>,
+}
+
+/// The rollup rows of raw rows sorted by series and time (same order).
+pub(crate) fn rollups<'a>(rows: &[Row<'a>]) -> Vec<Rollup<'a>> {
+    let mut out: Vec<Rollup<'a>> = Vec::new();
+    for row in rows {
+        let bucket = row.ts_s - row.ts_s.rem_euclid(ROLLUP_SECONDS);
+        let (count, min, max) = match row.sketch {
+            Some(s) => (s.count, s.min, s.max),
+            None => (1, row.value, row.value),
+        };
+        match out.last_mut() {
+            Some(last) if last.series.id == row.series.id && last.ts_s == bucket => {
+                last.sum += row.value;
+                last.count += count;
+                last.min = last.min.min(min);
+                last.max = last.max.max(max);
+                if let (Some(merged), Some(sketch)) = (last.sketch.as_mut(), row.sketch) {
+                    merged.merge(sketch);
+                }
+            }
+            _ => out.push(Rollup {
+                series: row.series,
+                ts_s: bucket,
+                sum: row.value,
+                count,
+                min,
+                max,
+                sketch: row.sketch.cloned(),
+            }),
+        }
+    }
+    out
+}
+
+fn rollup_batch(schema: &SchemaRef, rows: &[Rollup<'_>]) -> Result<RecordBatch, TsdbError> {
+    let raw: Vec<Row<'_>> = rows
+        .iter()
+        .map(|r| Row {
+            series: r.series,
+            ts_s: r.ts_s,
+            value: r.sum,
+            sketch: r.sketch.as_ref(),
+        })
+        .collect();
+    let base = batch(schema, &raw)?;
+    let n = rows.len();
+    let mut columns: Vec<ArrayRef> = base.columns()[..col::RES].to_vec();
+    columns.push(Arc::new(arrow_array::UInt32Array::from(vec![
+        ROLLUP_SECONDS
+            as u32;
+        n
+    ])));
+    columns.push(Arc::new(arrow_array::UInt64Array::from_iter_values(
+        rows.iter().map(|r| r.count),
+    )));
+    columns.push(Arc::new(arrow_array::Float64Array::from_iter_values(
+        rows.iter().map(|r| r.min),
+    )));
+    columns.push(Arc::new(arrow_array::Float64Array::from_iter_values(
+        rows.iter().map(|r| r.max),
+    )));
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 

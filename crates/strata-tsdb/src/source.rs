@@ -9,8 +9,9 @@ use rustc_hash::FxHashMap;
 use strata_metrics::{SeriesKey, Sketch};
 use strata_metrics_query::{Bucket, FetchRequest, FetchedSeries, SeriesSource};
 
+use crate::scan::Summary;
 use crate::scan::{ScanRequest, Visitor};
-use crate::segment::SeriesInfo;
+use crate::segment::{self, SeriesInfo};
 use crate::store::Tsdb;
 use crate::TsdbError;
 
@@ -46,11 +47,18 @@ impl SeriesSource for TsdbSource {
             .saturating_add(interval.saturating_mul(request.buckets as i64))
             .saturating_sub(1);
         // Exactly the points `bucket_index` accepts; the visitor re-checks.
+        let to_s = end.min(request.to_s);
+        // Buckets made of whole rollup buckets read the segments' rollup
+        // rows, up to the last rollup bucket that `to_s` does not cut.
+        let width = segment::ROLLUP_SECONDS;
+        let rollup_until_s = (interval % width == 0 && request.start_s.rem_euclid(width) == 0)
+            .then(|| (to_s.saturating_add(1)).div_euclid(width) * width);
         let scan = ScanRequest {
             metric: request.metric,
             from_s: request.start_s,
-            to_s: end.min(request.to_s),
+            to_s,
             sketches: request.sketches,
+            rollup_until_s,
         };
         self.tsdb.scan(&self.tenant, &scan, &mut folder)?;
         Ok(folder.out)
@@ -71,6 +79,38 @@ impl Visitor for Folder<'_, '_> {
     }
 
     fn point(&mut self, series: &Arc<SeriesInfo>, ts_s: i64, value: f64, sketch: Option<&Sketch>) {
+        let summary = match sketch {
+            Some(s) => Bucket::of_sketch(s),
+            None => Some(Bucket::of(value)),
+        };
+        self.add(series, ts_s, summary, sketch);
+    }
+
+    fn summary(
+        &mut self,
+        series: &Arc<SeriesInfo>,
+        ts_s: i64,
+        s: Summary,
+        sketch: Option<&Sketch>,
+    ) {
+        let summary = (s.count > 0).then_some(Bucket {
+            sum: s.sum,
+            count: s.count,
+            min: s.min,
+            max: s.max,
+        });
+        self.add(series, ts_s, summary, sketch);
+    }
+}
+
+impl Folder<'_, '_> {
+    fn add(
+        &mut self,
+        series: &Arc<SeriesInfo>,
+        ts_s: i64,
+        summary: Option<Bucket>,
+        sketch: Option<&Sketch>,
+    ) {
         let Some(bucket) = self.request.bucket_index(ts_s) else {
             return;
         };
@@ -91,10 +131,6 @@ impl Visitor for Folder<'_, '_> {
             self.out.len() - 1
         });
         let out = &mut self.out[index];
-        let summary = match sketch {
-            Some(s) => Bucket::of_sketch(s),
-            None => Some(Bucket::of(value)),
-        };
         if let Some(summary) = summary {
             match &mut out.buckets[bucket] {
                 Some(b) => b.merge(&summary),

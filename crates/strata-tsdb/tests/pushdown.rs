@@ -33,6 +33,13 @@ const QUERIES: &[&str] = &[
     "p99:lat{*} by {host}",
     "count:lat{*}",
     "max:lat{env:a}",
+    // Buckets of whole rollups: segments answer from their rollup rows.
+    "avg:cpu{*} by {host}.rollup(avg, 600)",
+    "min:cpu{env:b}.rollup(min, 300)",
+    "sum:hits{*} by {env}.rollup(sum, 900).as_rate()",
+    "p99:lat{*}.rollup(300)",
+    "count:lat{*} by {host}.rollup(1800)",
+    "max:lat{*}.rollup(max, 3600)",
 ];
 
 fn key(metric: &str, host: u8, env: u8) -> SeriesKey {
@@ -148,7 +155,8 @@ async fn check(samples: Vec<Sample>, flush_at: usize) {
             .iter()
             .map(|q| {
                 let from = T0 - 600;
-                let to = T0 + 7800;
+                // Not a multiple of the rollup: the last bucket is read raw.
+                let to = T0 + 7777;
                 let ours = strata_metrics_query::run(&source, q, from, to).unwrap();
                 let theirs = strata_metrics_query::run(&reference, q, from, to).unwrap();
                 (

@@ -54,6 +54,7 @@ fn scan(
         from_s: T0 - 10 * 3600,
         to_s: T0 + 10 * 3600,
         sketches: true,
+        rollup_until_s: None,
     };
     tsdb.scan(tenant, &request, &mut visitor).unwrap();
     visitor.points.sort_by(|a, b| a.partial_cmp(b).unwrap());
