@@ -62,8 +62,6 @@ pub struct StatsdSection {
     /// Most aggregation contexts (metric, tags, host) of one listener per
     /// window; new contexts beyond it are dropped and counted.
     pub max_contexts: u64,
-    /// Aggregation window in seconds (the Agent's is 10).
-    pub window_secs: u64,
 }
 
 impl Default for StatsdSection {
@@ -72,7 +70,6 @@ impl Default for StatsdSection {
             listeners: Vec::new(),
             recv_buffer_bytes: 16 << 20,
             max_contexts: 1_000_000,
-            window_secs: 10,
         }
     }
 }
@@ -88,10 +85,10 @@ impl StatsdSection {
                     reason: format!("{}: {e}", listener.listen),
                 })?;
         }
-        if self.window_secs == 0 || self.max_contexts == 0 {
+        if self.max_contexts == 0 {
             return Err(ConfigError::Value {
-                key: "statsd",
-                reason: "window_secs and max_contexts must be positive".into(),
+                key: "statsd.max_contexts",
+                reason: "must be positive".into(),
             });
         }
         Ok(())

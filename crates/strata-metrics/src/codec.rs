@@ -407,6 +407,43 @@ mod tests {
         assert_eq!(decode(&long), Err(CodecError::Trailing(1)));
     }
 
+    /// The example of `docs/metrics-format.md` §1, byte for byte.
+    #[test]
+    fn documented_example_bytes() {
+        let key = SeriesKey::new("a.b", "h1", vec!["env:prod".into()]).unwrap();
+        let batch = MetricBatch {
+            series: vec![SeriesPoints {
+                key,
+                kind: MetricType::Gauge,
+                interval_s: 0,
+                unit: String::new(),
+                points: vec![Point {
+                    ts_s: 1_700_000_000,
+                    value: 1.5,
+                }],
+            }],
+            sketches: Vec::new(),
+        };
+        let hex: String = encode("acme", &batch)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let expected = concat!(
+            "4d01",
+            "0461636d65",
+            "01",
+            "03612e62",
+            "026831",
+            "0108656e763a70726f64",
+            "030000",
+            "01",
+            "80c49fd50c",
+            "000000000000f83f",
+            "00"
+        );
+        assert_eq!(hex, expected);
+    }
+
     #[test]
     fn log_batches_are_not_metrics() {
         let logs = strata_types::batch::encode("acme", &[]);

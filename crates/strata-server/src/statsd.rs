@@ -10,7 +10,7 @@
 //! What DogStatsD promises is what UDP promises: nothing is acknowledged.
 //! A window is durable once its record is fsynced, about one second after
 //! the window closes; a crash before that loses the open windows (at most
-//! `window_secs` + 1 s of aggregates). Malformed lines are counted
+//! 10 s + 1 s of aggregates). Malformed lines are counted
 //! (`strata_statsd_parse_errors_total{reason}`) and skipped. Loss in the
 //! kernel shows as `strata_statsd_packets_total` below what was sent.
 
