@@ -1,8 +1,12 @@
-//! `strata-ingest` turns intake requests into normalised [`Event`]s: bounded
+//! `strata-ingest` turns intake requests into normalised values: bounded
 //! decompression ([`decompress`]), the Datadog logs body decoder
 //! ([`decode_logs`]: JSON array, single object, text/plain and logplex lines,
 //! reserved-attribute remapping, status normalisation, timestamp parsing,
-//! limits) and per-tenant ingest quotas ([`TokenBucket`]).
+//! limits) into [`Event`]s, the Datadog metrics decoders (series v1/v2 JSON
+//! and the Agent's protobuf, distribution points, sketches:
+//! [`decode_series_v2_protobuf`] and friends) into
+//! [`strata_metrics::MetricBatch`]es, service checks and events into
+//! [`Event`]s, and per-tenant ingest quotas ([`TokenBucket`]).
 //!
 //! It is not the HTTP layer (no routing, auth or status codes: errors carry
 //! an [`ErrorKind`] that the server maps) and it does no I/O. Every decoder is

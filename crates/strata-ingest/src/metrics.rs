@@ -143,7 +143,7 @@ impl DecodedMetrics {
 
 /// Why a point is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Drop {
+pub(crate) enum DropReason {
     TooOld,
     TooNew,
     NonFinite,
@@ -208,24 +208,24 @@ impl<'a> Collector<'a> {
     }
 
     /// Why a point at `ts_s` is outside the window, if it is.
-    pub(crate) fn outside_window(&self, ts_s: i64) -> Option<Drop> {
+    pub(crate) fn outside_window(&self, ts_s: i64) -> Option<DropReason> {
         if ts_s < self.oldest {
-            Some(Drop::TooOld)
+            Some(DropReason::TooOld)
         } else if ts_s > self.newest {
-            Some(Drop::TooNew)
+            Some(DropReason::TooNew)
         } else {
             None
         }
     }
 
     /// Records a dropped point.
-    pub(crate) fn drop_point(&mut self, why: Drop) {
+    pub(crate) fn drop_point(&mut self, why: DropReason) {
         let dropped = &mut self.out.dropped;
         match why {
-            Drop::TooOld => dropped.too_old += 1,
-            Drop::TooNew => dropped.too_new += 1,
-            Drop::NonFinite => dropped.non_finite += 1,
-            Drop::NoValue => dropped.no_value += 1,
+            DropReason::TooOld => dropped.too_old += 1,
+            DropReason::TooNew => dropped.too_new += 1,
+            DropReason::NonFinite => dropped.non_finite += 1,
+            DropReason::NoValue => dropped.no_value += 1,
         }
     }
 
@@ -233,8 +233,8 @@ impl<'a> Collector<'a> {
     /// otherwise counts it as dropped.
     pub(crate) fn keep_point(&mut self, ts_s: i64, value: Option<f64>, into: &mut Vec<Point>) {
         let why = match value {
-            None => Drop::NoValue,
-            Some(v) if !v.is_finite() => Drop::NonFinite,
+            None => DropReason::NoValue,
+            Some(v) if !v.is_finite() => DropReason::NonFinite,
             Some(value) => match self.outside_window(ts_s) {
                 None => return into.push(Point { ts_s, value }),
                 Some(why) => why,

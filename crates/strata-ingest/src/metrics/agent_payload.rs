@@ -43,7 +43,7 @@
 use prost::Message;
 use strata_metrics::{SeriesPoints, Sketch as StrataSketch, SketchPoints};
 
-use super::{interval_s, series_key, Collector, DecodedMetrics, Drop, Label, MetricsLimits};
+use super::{interval_s, series_key, Collector, DecodedMetrics, DropReason, Label, MetricsLimits};
 use crate::IngestError;
 
 /// `MetricPayload.MetricType`: how a series' points are read.
@@ -360,13 +360,13 @@ pub fn decode_sketches_protobuf(
         let mut points = Vec::with_capacity(sketch.dogsketches.len());
         for (j, d) in sketch.dogsketches.iter().enumerate() {
             if d.cnt > 0 && !(d.min.is_finite() && d.max.is_finite() && d.sum.is_finite()) {
-                collector.drop_point(Drop::NonFinite);
+                collector.drop_point(DropReason::NonFinite);
                 continue;
             }
             let parsed = StrataSketch::from_agent(d.cnt, d.min, d.max, d.sum, &d.k, &d.n)
                 .map_err(|e| IngestError::bad(format!("{label}.dogsketches[{j}]: {e}")))?;
             if parsed.is_empty() {
-                collector.drop_point(Drop::NoValue);
+                collector.drop_point(DropReason::NoValue);
             } else if let Some(why) = collector.outside_window(d.ts) {
                 collector.drop_point(why);
             } else {

@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use strata_metrics::{MetricType, Point, SeriesPoints, Sketch, SketchPoints};
 
-use super::{interval_s, series_key, Collector, DecodedMetrics, Drop, Label, MetricsLimits};
+use super::{interval_s, series_key, Collector, DecodedMetrics, DropReason, Label, MetricsLimits};
 use crate::IngestError;
 
 /// Decodes a `POST /api/v2/series` JSON body:
@@ -391,16 +391,19 @@ fn finish_series(ctx: &mut Ctx<'_>, label: Label, fields: Fields) -> Result<(), 
 }
 
 fn type_from_code(label: Label, code: Option<i64>) -> Result<MetricType, IngestError> {
-    match code {
-        None => Ok(MetricType::Unspecified),
-        Some(code @ 0..=3) => u8::try_from(code)
-            .ok()
-            .and_then(MetricType::from_code)
-            .ok_or_else(|| IngestError::bad(format!("{label}.type: bad code {code}"))),
-        Some(code) => Err(IngestError::bad(format!(
-            "{label}.type: {code} is not 0 (unspecified), 1 (count), 2 (rate) or 3 (gauge)"
-        ))),
-    }
+    let Some(code) = code else {
+        return Ok(MetricType::Unspecified);
+    };
+    // Codes 0..=3 are the intake's; strata's code 4 (distribution) is not.
+    u8::try_from(code)
+        .ok()
+        .filter(|c| *c <= 3)
+        .and_then(MetricType::from_code)
+        .ok_or_else(|| {
+            IngestError::bad(format!(
+                "{label}.type: {code} is not 0 (unspecified), 1 (count), 2 (rate) or 3 (gauge)"
+            ))
+        })
 }
 
 fn type_from_name(label: Label, name: Option<&str>) -> Result<MetricType, IngestError> {
@@ -613,7 +616,7 @@ impl<'de> Visitor<'de> for DistributionPoint<'_, '_> {
             if let Err(e) = ctx.collector.count_points(1, &place) {
                 return Err(ctx.reject(e));
             }
-            ctx.collector.drop_point(Drop::NoValue);
+            ctx.collector.drop_point(DropReason::NoValue);
             None
         } else if let Some(why) = ctx.collector.outside_window(ts) {
             ctx.collector.drop_point(why);
