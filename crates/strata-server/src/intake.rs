@@ -342,11 +342,8 @@ async fn ingest(
 
     // Back-pressure: reserve the body's worst case (wire + decompressed)
     // before reading it; grown to the decoded size after decoding.
-    let (mut reservation, used) = Reservation::new(
-        state,
-        max_request.saturating_mul(2),
-        core.index.memtable_bytes(),
-    );
+    let (mut reservation, used) =
+        Reservation::new(state, max_request.saturating_mul(2), core.memtable_bytes());
     if used > limits.memory_budget_bytes {
         state.flush_wanted.notify_one();
         return Err(unavailable(
@@ -411,7 +408,7 @@ async fn ingest(
     // Only a request that decoded to more than it reserved is checked again:
     // one within its reservation was admitted already.
     let grew = decoded > reservation.bytes;
-    let in_use = reservation.grow_to(decoded, core.index.memtable_bytes());
+    let in_use = reservation.grow_to(decoded, core.memtable_bytes());
     if grew && in_use > limits.memory_budget_bytes {
         state.flush_wanted.notify_one();
         return Err(unavailable(

@@ -221,7 +221,7 @@ async fn ingest(
     let encoding = Encoding::parse(header(headers, "content-encoding")).map_err(ingest_error)?;
     let protobuf = is_protobuf(headers);
     let budget = state.config.limits.memory_budget_bytes;
-    let memtables = || core.index.memtable_bytes() + core.tsdb.memtable_totals().0;
+    let memtables = || core.memtable_bytes();
     let (mut reservation, used) = Reservation::new(
         state,
         route.wire_limit.saturating_add(route.raw_limit),

@@ -195,6 +195,11 @@ impl Core {
     pub(crate) fn safe_wal_seq(&self) -> u64 {
         self.index.safe_wal_seq().min(self.tsdb.safe_wal_seq())
     }
+
+    /// Bytes held by both stores' memtables (counted against the memory budget).
+    pub(crate) fn memtable_bytes(&self) -> u64 {
+        self.index.memtable_bytes() + self.tsdb.memtable_totals().0
+    }
 }
 
 /// Shared by every handler.
@@ -443,6 +448,7 @@ fn recover(
             max_age: Duration::from_secs_f64(config.metrics.max_age_secs),
             zstd_level: config.metrics.zstd_level,
             row_group_rows: config.segment.row_group_rows as usize,
+            pressure_bytes: config.limits.memory_budget_bytes / 2,
         },
         Arc::clone(&metastore) as Arc<dyn Metastore>,
         store,

@@ -27,6 +27,9 @@ pub struct TsdbConfig {
     pub zstd_level: i32,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// When all metric memtables together hold this many bytes, the
+    /// largest is flushed whatever its size or age.
+    pub pressure_bytes: u64,
 }
 
 impl Default for TsdbConfig {
@@ -36,6 +39,7 @@ impl Default for TsdbConfig {
             max_age: Duration::from_secs(60),
             zstd_level: 3,
             row_group_rows: 65_536,
+            pressure_bytes: u64::MAX,
         }
     }
 }
@@ -296,14 +300,22 @@ impl Tsdb {
         let _guard = self.flush_lock.lock().await;
         let due: Vec<TenantId> = {
             let state = self.lock();
+            let total: u64 = state.tenants.values().map(|t| t.active.bytes).sum();
+            let largest = state
+                .tenants
+                .iter()
+                .max_by_key(|(_, t)| t.active.bytes)
+                .map(|(id, _)| id.clone());
+            let under_pressure = total >= self.config.pressure_bytes;
             state
                 .tenants
                 .iter()
-                .filter(|(_, t)| {
+                .filter(|(id, t)| {
                     t.frozen.is_some()
                         || (!t.active.is_empty()
                             && (force
                                 || t.active.bytes >= self.config.flush_bytes
+                                || (under_pressure && largest.as_ref() == Some(*id))
                                 || t.active
                                     .created
                                     .is_some_and(|c| c.elapsed() >= self.config.max_age)))
@@ -336,10 +348,13 @@ impl Tsdb {
     /// Whether some memtable is over its size bound (the server wakes the
     /// flush loop early then).
     pub fn wants_flush(&self) -> bool {
-        self.lock()
-            .tenants
-            .values()
-            .any(|t| t.active.bytes >= self.config.flush_bytes)
+        let state = self.lock();
+        let total: u64 = state.tenants.values().map(|t| t.active.bytes).sum();
+        total >= self.config.pressure_bytes
+            || state
+                .tenants
+                .values()
+                .any(|t| t.active.bytes >= self.config.flush_bytes)
     }
 
     async fn flush_tenant(&self, tenant: &str) -> Result<FlushStats, TsdbError> {
