@@ -20,6 +20,7 @@
 //!    queries and print the ratios.
 
 mod compression;
+mod metrics;
 mod ingest;
 mod server;
 mod suite;
@@ -44,6 +45,9 @@ pub(crate) enum BenchCommand {
     /// Write generated logs and text files as flush- and compaction-sized
     /// segments; report the ratio to raw, bytes per row per column, MB/s.
     Compression(compression::BenchCompressionArgs),
+    /// Write SERIES x HOURS of metric points into a metrics store, then time
+    /// dashboard queries (`GET /api/v1/query` in process).
+    Metrics(metrics::BenchMetricsArgs),
 }
 
 /// Options of `strata bench query`.
@@ -151,6 +155,7 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Query(args) => query(args),
         BenchCommand::Compression(args) => compression::run(args),
+        BenchCommand::Metrics(args) => metrics::run(args),
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Schema: `timestamp` (`Timestamp(ns, UTC)`, the point's second), `metric`,
 //! `host`, `tags` (`List<Utf8>`), `type` (`gauge`, `count`, `rate`,
-//! `distribution`), `interval` (seconds, 0 when unknown), `unit`, `value`
+//! `distribution`), `interval_s` (seconds, 0 when unknown; `interval` is an SQL keyword), `unit`, `value`
 //! (`Float64`), `count` (`Int64`).
 //!
 //! `metric = '…'` / `metric IN (…)` and bounds on `timestamp` are pushed
@@ -65,7 +65,7 @@ impl MetricsTable {
             Field::new("host", DataType::Utf8, false),
             Field::new("tags", tags, false),
             Field::new("type", DataType::Utf8, false),
-            Field::new("interval", DataType::Int64, false),
+            Field::new("interval_s", DataType::Int64, false),
             Field::new("unit", DataType::Utf8, false),
             Field::new("value", DataType::Float64, false),
             Field::new("count", DataType::Int64, false),
