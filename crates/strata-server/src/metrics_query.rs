@@ -32,7 +32,7 @@ fn seconds(params: &HashMap<String, String>, name: &str) -> Result<i64, ReadErro
     let raw = params.get(name).ok_or_else(|| {
         ReadError::new(
             StatusCode::BAD_REQUEST,
-            &format!("missing parameter {name} (unix seconds)"),
+            format!("missing parameter {name} (unix seconds)"),
         )
     })?;
     raw.trim()
@@ -43,7 +43,7 @@ fn seconds(params: &HashMap<String, String>, name: &str) -> Result<i64, ReadErro
         .ok_or_else(|| {
             ReadError::new(
                 StatusCode::BAD_REQUEST,
-                &format!("parameter {name} must be unix seconds, got {raw:?}"),
+                format!("parameter {name} must be unix seconds, got {raw:?}"),
             )
         })
 }
@@ -77,7 +77,7 @@ pub(crate) async fn query(
     .map_err(|e| {
         ReadError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("query failed: {e}"),
+            format!("query failed: {e}"),
         )
     })?;
     let status = match &answer {
@@ -102,7 +102,7 @@ pub(crate) async fn query(
             if status.is_server_error() {
                 tracing::error!(%error, "metrics query failed");
             }
-            Err(ReadError::new(status, &error.to_string()))
+            Err(ReadError::new(status, error.to_string()))
         }
     }
 }
@@ -122,7 +122,7 @@ pub(crate) async fn list_metrics(
     };
     let names = tokio::task::spawn_blocking(move || tsdb.metric_names(&tenant, from))
         .await
-        .map_err(|e| ReadError::new(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
-        .map_err(|e| ReadError::new(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+        .map_err(|e| ReadError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ReadError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(json!({"from": from.to_string(), "metrics": names})).into_response())
 }

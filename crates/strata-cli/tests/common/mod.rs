@@ -226,3 +226,93 @@ pub fn export(data_dir: &Path, tenant: &str) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// GETs a URL; returns the status and the body parsed as JSON (`Null` when
+/// the body is not JSON, status 0 on a transport error).
+pub fn get_json(url: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut request = ureq::get(url).timeout(Duration::from_secs(30));
+    for (k, v) in headers {
+        request = request.set(k, v);
+    }
+    let (status, text) = match request.call() {
+        Ok(response) => (
+            response.status(),
+            response.into_string().unwrap_or_default(),
+        ),
+        Err(ureq::Error::Status(status, response)) => {
+            (status, response.into_string().unwrap_or_default())
+        }
+        Err(error) => return (0, serde_json::Value::String(error.to_string())),
+    };
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A UDP port nobody listens on right now (for `--statsd-listen`).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The sum of every sample of a Prometheus metric on the server's
+/// `GET /metrics` whose labels contain `label` (`""` for all), e.g.
+/// `prometheus_sum(&server, "strata_statsd_parse_errors_total", "")`.
+pub fn prometheus_sum(server: &Server, name: &str, label: &str) -> f64 {
+    let text = ureq::get(&server.url("/metrics"))
+        .timeout(Duration::from_secs(10))
+        .call()
+        .expect("GET /metrics")
+        .into_string()
+        .unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, labels) = match series.split_once('{') {
+                Some((metric, labels)) => (metric, labels),
+                None => (series, ""),
+            };
+            (metric == name && labels.contains(label)).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// Percent-encodes a query-string value.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /api/v1/query?from&to&query` with the tenant's API and application
+/// keys; returns the status and the JSON answer.
+pub fn metrics_query(
+    server: &Server,
+    keys: &Keys,
+    from: i64,
+    to: i64,
+    query: &str,
+) -> (u16, serde_json::Value) {
+    let url = format!(
+        "{}?from={from}&to={to}&query={}",
+        server.url("/api/v1/query"),
+        url_encode(query)
+    );
+    get_json(
+        &url,
+        &[
+            ("DD-API-KEY", &keys.api_key),
+            ("DD-APPLICATION-KEY", &keys.app_key),
+        ],
+    )
+}
