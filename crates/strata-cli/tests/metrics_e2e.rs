@@ -21,14 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::metrics::{by_group, now_s, query, rank_quantile, single, values};
 use common::{admin, get_json, metrics_query, post, prometheus_sum, Keys, Server};
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// A minute boundary two minutes back: queries from here with a 60 s rollup
 /// have whole buckets, the first starting exactly at `t0`.
@@ -37,72 +31,11 @@ fn minute_t0() -> i64 {
     now - now.rem_euclid(60) - 120
 }
 
-/// `GET /api/v1/query`; panics unless 200.
-fn query(server: &Server, keys: &Keys, from: i64, to: i64, text: &str) -> Value {
-    let (status, body) = metrics_query(server, keys, from, to, text);
-    assert_eq!(status, 200, "{text}: {body}");
-    assert_eq!(body["status"], "ok", "{text}: {body}");
-    body
-}
-
-/// Every non-null value of every series.
-fn values(answer: &Value) -> Vec<f64> {
-    answer["series"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no series: {answer}"))
-        .iter()
-        .flat_map(|s| s["pointlist"].as_array().unwrap().iter())
-        .filter_map(|p| p[1].as_f64())
-        .collect()
-}
-
-/// The value of an answer with exactly one series of one point.
-fn single(answer: &Value) -> f64 {
-    let series = answer["series"].as_array().unwrap();
-    assert_eq!(series.len(), 1, "one series expected: {answer}");
-    let points = series[0]["pointlist"].as_array().unwrap();
-    assert_eq!(points.len(), 1, "one point expected: {answer}");
-    points[0][1]
-        .as_f64()
-        .unwrap_or_else(|| panic!("null: {answer}"))
-}
-
-/// `tag_set` joined with `,` → the sum of that series' points.
-fn by_group(answer: &Value) -> BTreeMap<String, f64> {
-    answer["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let tags: Vec<&str> = s["tag_set"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect();
-            (
-                tags.join(","),
-                s["pointlist"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(|p| p[1].as_f64())
-                    .sum(),
-            )
-        })
-        .collect()
-}
-
 fn assert_close(actual: f64, expected: f64, relative: f64, what: &str) {
     assert!(
         (actual - expected).abs() <= relative * expected.abs(),
         "{what}: {actual} is not within {relative} of {expected}"
     );
-}
-
-/// The Agent's quantile of sorted data: rank `round_half_even(q·(n−1))`.
-fn rank_quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[(q * (sorted.len() - 1) as f64).round_ties_even() as usize]
 }
 
 fn zstd(data: &[u8]) -> Vec<u8> {
