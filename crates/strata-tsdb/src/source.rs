@@ -20,6 +20,7 @@ use crate::TsdbError;
 pub struct TsdbSource {
     tsdb: Arc<Tsdb>,
     tenant: String,
+    rollups: bool,
 }
 
 impl TsdbSource {
@@ -28,7 +29,14 @@ impl TsdbSource {
         TsdbSource {
             tsdb,
             tenant: tenant.into(),
+            rollups: true,
         }
+    }
+
+    /// The same source reading raw points only (benchmarks compare the two).
+    pub fn without_rollups(mut self) -> TsdbSource {
+        self.rollups = false;
+        self
     }
 }
 
@@ -51,8 +59,9 @@ impl SeriesSource for TsdbSource {
         // Buckets made of whole rollup buckets read the segments' rollup
         // rows, up to the last rollup bucket that `to_s` does not cut.
         let width = segment::ROLLUP_SECONDS;
-        let rollup_until_s = (interval % width == 0 && request.start_s.rem_euclid(width) == 0)
-            .then(|| (to_s.saturating_add(1)).div_euclid(width) * width);
+        let rollup_until_s =
+            (self.rollups && interval % width == 0 && request.start_s.rem_euclid(width) == 0)
+                .then(|| (to_s.saturating_add(1)).div_euclid(width) * width);
         let scan = ScanRequest {
             metric: request.metric,
             from_s: request.start_s,

@@ -44,6 +44,10 @@ pub(crate) struct BenchMetricsArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also time every query on raw points only (no rollup rows), the
+    /// baseline the rollups are measured against.
+    #[arg(long)]
+    compare_raw: bool,
 }
 
 fn hour_batch(series: usize, hour_start: i64, interval: i64) -> MetricBatch {
@@ -124,13 +128,21 @@ pub(crate) fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         ("m4", "avg:bench.cpu{*} by {host}", end - 3600),
     ];
     let source = TsdbSource::new(Arc::clone(&tsdb), "bench");
+    let raw = TsdbSource::new(Arc::clone(&tsdb), "bench").without_rollups();
     let mut report = Vec::new();
+    let mut runs: Vec<(String, &str, i64, &TsdbSource)> = Vec::new();
     for (name, query, from) in queries {
+        runs.push((name.to_string(), query, from, &source));
+        if args.compare_raw {
+            runs.push((format!("{name}-raw"), query, from, &raw));
+        }
+    }
+    for (name, query, from, source) in runs {
         let mut times = Vec::new();
         let mut series = 0;
         for _ in 0..args.runs.max(1) {
             let started = Instant::now();
-            let answer = strata_metrics_query::run(&source, query, from, end - 1)
+            let answer = strata_metrics_query::run(source, query, from, end - 1)
                 .with_context(|| format!("{name}: {query}"))?;
             let body = serde_json::to_vec(&answer)?;
             times.push(started.elapsed().as_secs_f64() * 1e3);
@@ -141,7 +153,7 @@ pub(crate) fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         let mut warm = times[1..].to_vec();
         warm.sort_by(f64::total_cmp);
         let median = warm.get(warm.len() / 2).copied().unwrap_or(cold);
-        println!("{name} {query:<38} series={series:<5} cold={cold:>8.1} ms  warm median={median:>8.1} ms");
+        println!("{name:<6} {query:<38} series={series:<5} cold={cold:>8.1} ms  warm median={median:>8.1} ms");
         report.push(serde_json::json!({"name": name, "query": query, "series": series, "cold_ms": cold, "warm_median_ms": median}));
     }
     if args.json {
