@@ -23,6 +23,9 @@
 //! first from 0). Decoding never panics and checks what the model promises:
 //! valid names, sorted unique tags, sorted unique bins with counts > 0.
 
+use strata_types::batch::DecodeError;
+use strata_types::wire::{put_str, put_varint, Reader};
+
 use crate::model::is_valid_metric_name;
 use crate::sketch::{Bin, Sketch};
 use crate::{MetricBatch, MetricType, Point, SeriesKey, SeriesPoints, SketchPoints};
@@ -115,17 +118,17 @@ pub fn put_sketch(out: &mut Vec<u8>, sketch: &Sketch) {
 
 /// Decodes a sketch written by [`put_sketch`], requiring that it fills `bytes`.
 pub fn decode_sketch(bytes: &[u8]) -> Result<Sketch, CodecError> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     let sketch = r.sketch()?;
-    if r.pos != bytes.len() {
-        return Err(CodecError::Trailing(bytes.len() - r.pos));
+    if r.pos() != bytes.len() {
+        return Err(CodecError::Trailing(bytes.len() - r.pos()));
     }
     Ok(sketch)
 }
 
 /// Decodes a payload written by [`encode`]: the tenant and the batch.
 pub fn decode(bytes: &[u8]) -> Result<(String, MetricBatch), CodecError> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     let tag = r.u8()?;
     let version = r.u8()?;
     if tag != METRICS_TAG || version != METRICS_VERSION {
@@ -139,7 +142,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, MetricBatch), CodecError> {
     };
     for _ in 0..nseries {
         let key = r.key()?;
-        let at = r.pos;
+        let at = r.pos();
         let kind = MetricType::from_code(r.u8()?).ok_or(CodecError::Invalid {
             what: "metric type",
             offset: at,
@@ -180,8 +183,8 @@ pub fn decode(bytes: &[u8]) -> Result<(String, MetricBatch), CodecError> {
         }
         batch.sketches.push(SketchPoints { key, points });
     }
-    if r.pos != bytes.len() {
-        return Err(CodecError::Trailing(bytes.len() - r.pos));
+    if r.pos() != bytes.len() {
+        return Err(CodecError::Trailing(bytes.len() - r.pos()));
     }
     Ok((tenant, batch))
 }
@@ -195,70 +198,40 @@ fn put_key(out: &mut Vec<u8>, key: &SeriesKey) {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
 fn put_zvarint(out: &mut Vec<u8>, value: i64) {
     put_varint(out, ((value << 1) ^ (value >> 63)) as u64);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
+impl From<DecodeError> for CodecError {
+    fn from(error: DecodeError) -> CodecError {
+        match error {
+            DecodeError::Truncated(at) => CodecError::Truncated(at),
+            DecodeError::Utf8(offset) => CodecError::Invalid {
+                what: "utf-8",
+                offset,
+            },
+            DecodeError::Invalid { what, offset, .. } => CodecError::Invalid { what, offset },
+            DecodeError::Trailing(n) => CodecError::Trailing(n),
+            DecodeError::UnknownVersion(_) => CodecError::Invalid {
+                what: "version",
+                offset: 0,
+            },
+        }
+    }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// The metric codec's reads on top of the shared [`Reader`].
+trait MetricReads {
+    fn f64(&mut self) -> Result<f64, CodecError>;
+    fn zvarint(&mut self) -> Result<i64, CodecError>;
+    fn count(&mut self, min_bytes: usize) -> Result<usize, CodecError>;
+    fn key(&mut self) -> Result<SeriesKey, CodecError>;
+    fn sketch(&mut self) -> Result<Sketch, CodecError>;
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(CodecError::Truncated(self.pos))?;
-        let slice = self
-            .bytes
-            .get(self.pos..end)
-            .ok_or(CodecError::Truncated(self.pos))?;
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn u8(&mut self) -> Result<u8, CodecError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn array8(&mut self) -> Result<[u8; 8], CodecError> {
-        let mut out = [0u8; 8];
-        out.copy_from_slice(self.take(8)?);
-        Ok(out)
-    }
-
+impl MetricReads for Reader<'_> {
     fn f64(&mut self) -> Result<f64, CodecError> {
         Ok(f64::from_bits(u64::from_le_bytes(self.array8()?)))
-    }
-
-    fn varint(&mut self) -> Result<u64, CodecError> {
-        let start = self.pos;
-        let mut value = 0u64;
-        for shift in (0..70).step_by(7) {
-            let byte = self.u8()?;
-            value |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(CodecError::Invalid {
-            what: "varint",
-            offset: start,
-        })
     }
 
     fn zvarint(&mut self) -> Result<i64, CodecError> {
@@ -269,27 +242,17 @@ impl Reader<'_> {
     /// A count of items each at least `min_bytes` long: never trusted for
     /// allocation beyond what the remaining input could hold.
     fn count(&mut self, min_bytes: usize) -> Result<usize, CodecError> {
-        let at = self.pos;
+        let at = self.pos();
         let n = self.varint()?;
-        let left = self.bytes.len() - self.pos;
+        let left = self.remaining();
         match usize::try_from(n) {
             Ok(n) if n <= left / min_bytes.max(1) => Ok(n),
             _ => Err(CodecError::Truncated(at)),
         }
     }
 
-    fn string(&mut self) -> Result<String, CodecError> {
-        let len = self.count(1)?;
-        let at = self.pos;
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| CodecError::Invalid {
-            what: "utf-8",
-            offset: at,
-        })
-    }
-
     fn key(&mut self) -> Result<SeriesKey, CodecError> {
-        let at = self.pos;
+        let at = self.pos();
         let metric = self.string()?;
         if !is_valid_metric_name(&metric) {
             return Err(CodecError::Invalid {
@@ -301,7 +264,7 @@ impl Reader<'_> {
         let ntags = self.count(1)?;
         let mut tags = Vec::with_capacity(ntags);
         for _ in 0..ntags {
-            let at = self.pos;
+            let at = self.pos();
             let tag = self.string()?;
             if tag.is_empty() || tags.last().is_some_and(|prev: &String| *prev >= tag) {
                 return Err(CodecError::Invalid {
@@ -323,7 +286,7 @@ impl Reader<'_> {
         let mut bins = Vec::with_capacity(nbins);
         let mut prev = 0i64;
         for _ in 0..nbins {
-            let at = self.pos;
+            let at = self.pos();
             let key = prev.wrapping_add(self.zvarint()?);
             let n = self.varint()?;
             let bad = |what| CodecError::Invalid { what, offset: at };

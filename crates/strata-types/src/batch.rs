@@ -17,6 +17,7 @@
 //! Decoding never panics: truncated input, unknown tags, over-long varints and
 //! invalid UTF-8 are all [`DecodeError`]s.
 
+use crate::wire::{put_str, put_varint, Reader};
 use crate::{AttrValue, Event, Status, TenantId};
 
 /// Version byte written first in every batch.
@@ -125,22 +126,9 @@ fn encode_event(out: &mut Vec<u8>, event: &Event) {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Decodes a batch written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Batch, DecodeError> {
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader::new(bytes);
     let version = reader.u8()?;
     if version != BATCH_VERSION {
         return Err(DecodeError::UnknownVersion(version));
@@ -155,71 +143,16 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, DecodeError> {
     for _ in 0..count {
         events.push(reader.event()?);
     }
-    if reader.pos != bytes.len() {
-        return Err(DecodeError::Trailing(bytes.len() - reader.pos));
+    if reader.pos() != bytes.len() {
+        return Err(DecodeError::Trailing(bytes.len() - reader.pos()));
     }
     Ok(Batch { tenant, events })
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(DecodeError::Truncated(self.pos))?;
-        let slice = self
-            .bytes
-            .get(self.pos..end)
-            .ok_or(DecodeError::Truncated(self.pos))?;
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn array8(&mut self) -> Result<[u8; 8], DecodeError> {
-        let mut out = [0u8; 8];
-        out.copy_from_slice(self.take(8)?);
-        Ok(out)
-    }
-
-    fn varint(&mut self) -> Result<u64, DecodeError> {
-        let start = self.pos;
-        let mut value = 0u64;
-        for shift in (0..70).step_by(7) {
-            let byte = self.u8()?;
-            value |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(DecodeError::Invalid {
-            what: "varint",
-            value: 0xff,
-            offset: start,
-        })
-    }
-
-    fn string(&mut self) -> Result<String, DecodeError> {
-        let len = self.varint()?;
-        let len = usize::try_from(len).map_err(|_| DecodeError::Truncated(self.pos))?;
-        let start = self.pos;
-        let raw = self.take(len)?;
-        std::str::from_utf8(raw)
-            .map(str::to_owned)
-            .map_err(|_| DecodeError::Utf8(start))
-    }
-
     fn event(&mut self) -> Result<Event, DecodeError> {
         let timestamp_ns = i64::from_le_bytes(self.array8()?);
-        let offset = self.pos;
+        let offset = self.pos();
         let code = self.u8()?;
         let status = Status::from_code(code).ok_or(DecodeError::Invalid {
             what: "status",
@@ -248,7 +181,7 @@ impl Reader<'_> {
         let mut attributes = Vec::new();
         for _ in 0..nattrs {
             let key = self.string()?;
-            let offset = self.pos;
+            let offset = self.pos();
             let value = match self.u8()? {
                 0 => AttrValue::Str(self.string()?),
                 1 => AttrValue::Int(i64::from_le_bytes(self.array8()?)),

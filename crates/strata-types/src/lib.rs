@@ -20,6 +20,7 @@
 
 pub mod batch;
 mod event;
+pub mod wire;
 
 pub use event::{format_rfc3339_nanos, nest_attributes, AttrValue, Event, Status};
 
