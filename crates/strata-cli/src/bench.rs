@@ -20,8 +20,8 @@
 //!    queries and print the ratios.
 
 mod compression;
-mod metrics;
 mod ingest;
+mod metrics;
 mod server;
 mod suite;
 

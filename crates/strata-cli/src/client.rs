@@ -1,6 +1,7 @@
-//! `strata query`, `aggregate`, `sql` and `tail`: command-line clients of a
-//! running server's query API (the Datadog logs search and aggregate
-//! endpoints, `/api/v1/sql` and the `/api/v2/logs/tail` event stream).
+//! `strata query`, `aggregate`, `sql`, `tail` and `metrics`: command-line
+//! clients of a running server's query API (the Datadog logs search and
+//! aggregate endpoints, `/api/v1/sql`, the `/api/v2/logs/tail` event stream,
+//! and the metrics query and list endpoints).
 //!
 //! Everything here is synchronous (`ureq`): one request at a time, no runtime.
 //! The pure parts (compute specs, tables, SSE lines) live in the submodules
@@ -9,6 +10,7 @@
 
 mod aggregate;
 mod http;
+mod metrics;
 mod search;
 mod sql;
 mod table;
@@ -18,6 +20,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use aggregate::ComputeSpec;
+pub(crate) use metrics::MetricsCommand;
 
 /// Where the server is and how to authenticate; shared by every client command.
 #[derive(Debug, clap::Args)]
@@ -193,6 +196,11 @@ pub(crate) fn aggregate(args: AggregateArgs) -> anyhow::Result<()> {
 /// `strata sql`.
 pub(crate) fn sql(args: SqlArgs) -> anyhow::Result<()> {
     quiet_on_broken_pipe(sql::run(args))
+}
+
+/// `strata metrics query` and `strata metrics list`.
+pub(crate) fn metrics(command: MetricsCommand) -> anyhow::Result<()> {
+    quiet_on_broken_pipe(metrics::run(command))
 }
 
 /// `strata tail`.

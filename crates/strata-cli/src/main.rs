@@ -43,7 +43,8 @@ enum Command {
     /// Tenants, keys, quotas and export (works on the data directory directly).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
-    /// Send realistic Datadog logs to a server and report throughput and latency.
+    /// Send realistic Datadog logs (or, with --metrics, metrics over HTTP or
+    /// DogStatsD) to a server and report throughput and latency.
     Loadgen(strata_loadgen::LoadgenArgs),
     /// Search logs on a running server and print them (a table or NDJSON).
     Query(client::QueryArgs),
@@ -53,6 +54,9 @@ enum Command {
     Sql(client::SqlArgs),
     /// Stream matching logs from a running server as they arrive.
     Tail(client::TailArgs),
+    /// Query metrics on a running server (`metrics query`, `metrics list`).
+    #[command(subcommand)]
+    Metrics(client::MetricsCommand),
     /// Benchmarks: `bench query` ingests generated logs, then times queries.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -113,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Aggregate(args) => client::aggregate(args),
         Command::Sql(args) => client::sql(args),
         Command::Tail(args) => client::tail(args),
+        Command::Metrics(command) => client::metrics(command),
         Command::Bench(command) => bench::run(command),
     }
 }

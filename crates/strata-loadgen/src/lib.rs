@@ -1,19 +1,33 @@
-//! A load generator for Strata's Datadog-compatible logs intake
-//! (`POST /api/v2/logs`), behind the `strata loadgen` subcommand.
+//! A load generator for Strata's Datadog-compatible intake, behind the
+//! `strata loadgen` subcommand: logs (`POST /api/v2/logs`, the default) and,
+//! with `--metrics`, metrics (`POST /api/v2/series` as the Agent's protobuf
+//! or as JSON, or DogStatsD datagrams over UDP).
 //!
 //! # What it is
 //!
-//! `strata-loadgen` pre-generates realistic log batches — about 30 services on
-//! 500 hosts, skewed statuses, a couple of hundred message templates (access
-//! lines, query timings, cache misses, auth failures, queue lag, GC pauses,
-//! stack traces) plus the usual structured attributes (`http.*`,
-//! `network.client.ip`, `duration`, `usr.id`, `dd.trace_id`, ...) — serializes
-//! and gzips them once, and only then starts the clock. It then sends those
-//! bodies round-robin over N keep-alive HTTP/1.1 connections, flat out or at a
-//! paced `--rate`, for `--duration` seconds or until `--events` have been
-//! sent, printing a progress line to stderr every second. At the end it
-//! reports throughput (events/s, MB/s of uncompressed JSON and of wire bytes)
-//! and ack latency percentiles (request sent → response fully read).
+//! For logs, `strata-loadgen` pre-generates realistic log batches — about 30
+//! services on 500 hosts, skewed statuses, a couple of hundred message
+//! templates (access lines, query timings, cache misses, auth failures, queue
+//! lag, GC pauses, stack traces) plus the usual structured attributes
+//! (`http.*`, `network.client.ip`, `duration`, `usr.id`, `dd.trace_id`, ...)
+//! — serializes and gzips them once, and only then starts the clock. It then
+//! sends those bodies round-robin over N keep-alive HTTP/1.1 connections,
+//! flat out or at a paced `--rate`, for `--duration` seconds or until
+//! `--events` have been sent, printing a progress line to stderr every
+//! second. At the end it reports throughput (events/s, MB/s of uncompressed
+//! JSON and of wire bytes) and ack latency percentiles (request sent →
+//! response fully read).
+//!
+//! For metrics (`--metrics`, module [`metrics`]), it draws `--series` series
+//! host by host from a catalogue of what an Agent host reports (system.cpu.*,
+//! system.disk.*, http.requests by endpoint and status, trace.* by resource,
+//! container.* ...) and sends their points at `--interval` resolution, the
+//! way the Agent does: payloads of at most 10,000 points, protobuf
+//! `MetricPayload` compressed with zstd (or JSON with deflate/gzip), under
+//! the intake's size limits. With `--backfill-hours` it streams every point
+//! of the last H hours once instead of cycling through pre-built payloads.
+//! With `--protocol statsd` (module [`statsd`]) it sends DogStatsD datagrams
+//! at a paced rate and reads the server's `/metrics` to report the loss.
 //!
 //! Because the data is skewed like real logs (Zipf-like service, host, user
 //! and route choices), it is also meant for compression measurements: the
@@ -22,25 +36,31 @@
 //! # What it is not
 //!
 //! * Not a correctness checker: it only looks at status codes. A request
-//!   counts as acked on any 2xx; it never reads the data back.
+//!   counts as acked on any 2xx; it never reads the data back. (For metrics
+//!   it does read the server's own counters of stored and dropped points,
+//!   because a 202 does not say that points outside the window were dropped.)
 //! * Not a benchmark of the client: payload generation and compression are
 //!   excluded from the measurement, and the sending loop does as little as
 //!   possible, so the numbers describe the server. Client-side limits (a
 //!   single machine, the number of connections) still apply; if the tool
-//!   saturates its own cores, add connections or machines.
+//!   saturates its own cores, add connections or machines. The exception is
+//!   `--backfill-hours`, whose payloads are built while the run goes (all of
+//!   them would not fit in memory); the summary says how long the senders
+//!   waited for the generator.
 //!
 //! # Use
 //!
 //! ```no_run
 //! # async fn demo(args: strata_loadgen::LoadgenArgs) -> Result<(), strata_loadgen::LoadgenError> {
-//! let summary = strata_loadgen::run(&args).await?;
-//! summary.print(args.json); // human-readable, or one JSON line with --json
+//! let report = strata_loadgen::run(&args).await?;
+//! report.print(args.json); // human-readable, or one JSON line with --json
 //! # Ok(()) }
 //! ```
 //!
 //! Payloads are deterministic by seed: the same `--seed` (and the same
 //! start-time timestamp) gives byte-identical bodies. See [`generate_batch`]
-//! and [`generate_batch_json`] to produce realistic events in tests.
+//! and [`generate_batch_json`] to produce realistic events in tests, and
+//! [`SeriesCatalog`] for metric series.
 
 use std::collections::BTreeMap;
 
@@ -48,16 +68,24 @@ use serde::{Deserialize, Serialize};
 
 mod gen;
 mod hist;
+pub mod metrics;
 mod payload;
 mod run;
+mod scrape;
+mod series;
+mod source;
+pub mod statsd;
 
 pub use gen::{
     generate_batch, generate_batch_json, generate_batch_json_spread, template_count,
     DEFAULT_JITTER_MS, HOST_COUNT,
 };
 pub use hist::LatencyHistogram;
+pub use metrics::MetricsSummary;
 pub use payload::{batch_seed, Payload, PayloadSet};
-pub use run::run;
+pub use run::run_logs;
+pub use series::{MetricKind, SeriesCatalog, SeriesSpec, HOST_SERIES};
+pub use statsd::StatsdSummary;
 
 /// Default base URL of the Strata server.
 pub const DEFAULT_TARGET: &str = "http://127.0.0.1:7600";
@@ -65,12 +93,107 @@ pub const DEFAULT_TARGET: &str = "http://127.0.0.1:7600";
 pub const DEFAULT_DURATION_SECS: f64 = 10.0;
 /// gzip level of the pre-built bodies by default (the Datadog Agent's own).
 pub const DEFAULT_GZIP_LEVEL: u32 = 6;
+/// Log events per request by default (the Datadog logs intake's maximum).
+pub const DEFAULT_LOG_BATCH: usize = 1000;
+/// Metric points per request by default: the Agent's
+/// `serializer_max_series_points_per_payload`.
+pub const DEFAULT_METRIC_BATCH: usize = 10_000;
+/// zstd level of metric payloads by default: the Agent's
+/// `serializer_zstd_compressor_level`.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+/// DogStatsD lines per second when `--rate` is not given with
+/// `--protocol statsd`.
+pub const DEFAULT_STATSD_RATE: f64 = 100_000.0;
+/// Largest DogStatsD datagram by default: datadogpy's UDP buffer size
+/// (`UDP_OPTIMAL_PAYLOAD_LENGTH`, sized to fit a 1500-byte MTU).
+pub const DEFAULT_PACKET_SIZE: usize = 1432;
+/// Where DogStatsD datagrams go by default (the Agent's port).
+pub const DEFAULT_STATSD_TARGET: &str = "127.0.0.1:8125";
+
+/// How `--metrics` traffic is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsProtocol {
+    /// `POST /api/v2/series` with the Agent's protobuf `MetricPayload`
+    /// (`Content-Type: application/x-protobuf`), zstd by default.
+    V2Protobuf,
+    /// `POST /api/v2/series` with the JSON body of the Datadog API clients,
+    /// deflate by default.
+    V2Json,
+    /// DogStatsD lines over UDP to `--statsd-target`.
+    Statsd,
+}
+
+impl MetricsProtocol {
+    /// The name used on the command line (`v2-protobuf`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsProtocol::V2Protobuf => "v2-protobuf",
+            MetricsProtocol::V2Json => "v2-json",
+            MetricsProtocol::Statsd => "statsd",
+        }
+    }
+}
+
+/// A request body's `Content-Encoding` for metric payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyEncoding {
+    /// zstd at `--zstd-level` (the Agent's default `serializer_compressor_kind`).
+    Zstd,
+    /// gzip at `--gzip-level`.
+    Gzip,
+    /// zlib-wrapped deflate at `--gzip-level` (the Datadog API's default).
+    Deflate,
+    /// Uncompressed.
+    Identity,
+}
+
+impl BodyEncoding {
+    /// The `Content-Encoding` value, `None` for identity.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            BodyEncoding::Zstd => Some("zstd"),
+            BodyEncoding::Gzip => Some("gzip"),
+            BodyEncoding::Deflate => Some("deflate"),
+            BodyEncoding::Identity => None,
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyEncoding::Zstd => "zstd",
+            BodyEncoding::Gzip => "gzip",
+            BodyEncoding::Deflate => "deflate",
+            BodyEncoding::Identity => "identity",
+        }
+    }
+}
 
 /// Options of `strata loadgen`.
 #[derive(clap::Args, Debug, Clone, PartialEq)]
+#[command(after_help = "\
+Examples:
+  strata loadgen --api-key $KEY --duration 20
+  strata loadgen --metrics --api-key $KEY --duration 20
+  strata loadgen --metrics --protocol v2-json --encoding gzip --duration 20
+  strata loadgen --metrics --backfill-hours 24 --connections 4
+      (the server needs --set metrics.max_past_secs=90000 or more)
+  strata loadgen --metrics --protocol statsd --statsd-target 127.0.0.1:8125 \\
+      --rate 200000 --duration 10
+
+Logs go to URL/api/v2/logs; metrics to URL/api/v2/series. A request
+counts as acked on a 2xx. With --metrics over HTTP, the summary also gives the
+points the server says it stored and dropped (from URL/metrics), since a
+202 does not say that points outside the server's time window were dropped.
+With --protocol statsd, the summary gives the datagrams and lines the server
+received (from URL/metrics) and the loss ratio; nothing is acked over UDP.")]
 pub struct LoadgenArgs {
     /// Base URL of the Strata server (plain HTTP); requests go to
-    /// <URL>/api/v2/logs.
+    /// URL/api/v2/logs, or URL/api/v2/series with --metrics. With
+    /// --protocol statsd it is only used to read URL/metrics (skipped when
+    /// unreachable).
     #[arg(long, value_name = "URL", default_value = DEFAULT_TARGET)]
     pub target: String,
 
@@ -83,30 +206,38 @@ pub struct LoadgenArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub connections: usize,
 
-    /// How long to send, in seconds (fractions allowed). Defaults to 10,
-    /// or to no limit when --events is given.
+    /// How long to send, in seconds (fractions allowed). Defaults to 10, or
+    /// to no limit when --events is given, or until every point is sent with
+    /// --backfill-hours.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 
-    /// Stop once this many events have been sent (the last request is
-    /// shortened to hit the number exactly).
-    #[arg(long, value_name = "N")]
+    /// Stop once this many log events have been sent (the last request is
+    /// shortened to hit the number exactly). Logs only.
+    #[arg(long, value_name = "N", conflicts_with = "metrics")]
     pub events: Option<u64>,
 
-    /// Target rate in events per second across all connections (default:
-    /// as fast as the server acks).
-    #[arg(long, value_name = "EVENTS_PER_SEC")]
+    /// Target rate across all connections: log events/s, metric points/s
+    /// (--metrics over HTTP) or DogStatsD lines/s (--protocol statsd,
+    /// default 100000). Default for HTTP: as fast as the server acks.
+    #[arg(long, value_name = "PER_SEC")]
     pub rate: Option<f64>,
 
-    /// Events per request (the Datadog intake accepts up to 1000).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub batch_size: usize,
+    /// Events per request for logs [default: 1000, the logs intake's
+    /// maximum]; points per request with --metrics [default: 10000, the
+    /// Agent's maximum per payload]. A metrics payload over the intake's
+    /// limits (512,000 bytes compressed, 5,242,880 uncompressed) is split in
+    /// halves until it fits, as the Agent starts a new payload when one is
+    /// full.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
 
     /// RNG seed; the same seed gives byte-identical payloads.
     #[arg(long, value_name = "N", default_value_t = 42)]
     pub seed: u64,
 
-    /// Number of distinct pre-generated batches to cycle through.
+    /// Number of distinct pre-generated batches to cycle through (not used
+    /// with --backfill-hours, which builds every payload once).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub payloads: usize,
 
@@ -114,11 +245,13 @@ pub struct LoadgenArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Send uncompressed bodies (no Content-Encoding) instead of gzip.
-    #[arg(long)]
+    /// Send uncompressed bodies (no Content-Encoding) instead of gzip (for
+    /// metrics: the same as --encoding identity).
+    #[arg(long, conflicts_with = "encoding")]
     pub no_gzip: bool,
 
-    /// gzip level used when pre-compressing the bodies (0-9).
+    /// gzip level used when pre-compressing the bodies (0-9); also the level
+    /// of --encoding gzip and deflate for metrics.
     #[arg(long, value_name = "LEVEL", default_value_t = DEFAULT_GZIP_LEVEL,
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub gzip_level: u32,
@@ -126,6 +259,97 @@ pub struct LoadgenArgs {
     /// Per-request timeout in seconds (connect, send and full response).
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
+
+    /// Send metrics instead of logs: Agent-like series over HTTP, or
+    /// DogStatsD over UDP (see --protocol).
+    #[arg(long, help_heading = "Metrics")]
+    pub metrics: bool,
+
+    /// How metrics are sent: v2-protobuf (the Agent's MetricPayload to
+    /// /api/v2/series), v2-json (the API clients' JSON to /api/v2/series) or
+    /// statsd (DogStatsD datagrams to --statsd-target).
+    #[arg(long, value_enum, value_name = "PROTOCOL", default_value_t = MetricsProtocol::V2Protobuf,
+          requires = "metrics", help_heading = "Metrics")]
+    pub protocol: MetricsProtocol,
+
+    /// Number of distinct series (for statsd: contexts), drawn host by host
+    /// from a catalogue of about 100 series per Agent host (system.cpu.*,
+    /// system.disk.* by device, http.requests by endpoint and status, ...),
+    /// so 10000 series are about 100 hosts.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        requires = "metrics",
+        help_heading = "Metrics"
+    )]
+    pub series: usize,
+
+    /// Seconds between two points of a series.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        requires = "metrics",
+        help_heading = "Metrics"
+    )]
+    pub interval: u64,
+
+    /// Send every point of the last H hours once, oldest first, instead of
+    /// cycling through points of the last 30 minutes (10000 series x 24 h at
+    /// 10 s = 86.4M points). The server drops points older than
+    /// metrics.max_past_secs (default 3600): run it with
+    /// --set metrics.max_past_secs= at least H*3600 plus the run's length.
+    #[arg(long, value_name = "H", requires = "metrics", help_heading = "Metrics")]
+    pub backfill_hours: Option<f64>,
+
+    /// Content-Encoding of metric payloads [default: zstd for v2-protobuf,
+    /// deflate for v2-json].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENCODING",
+        requires = "metrics",
+        help_heading = "Metrics"
+    )]
+    pub encoding: Option<BodyEncoding>,
+
+    /// zstd level of --encoding zstd (the Agent's default is 1).
+    #[arg(long, value_name = "LEVEL", default_value_t = DEFAULT_ZSTD_LEVEL, requires = "metrics",
+          value_parser = clap::value_parser!(i32).range(-7..=22), help_heading = "Metrics")]
+    pub zstd_level: i32,
+
+    /// UDP address DogStatsD datagrams are sent to (--protocol statsd).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_STATSD_TARGET, requires = "metrics",
+          help_heading = "Metrics")]
+    pub statsd_target: String,
+
+    /// Largest DogStatsD datagram in bytes: lines are buffered up to this
+    /// size like datadogpy does (1432 for UDP, 8192 for UDS).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_PACKET_SIZE, requires = "metrics",
+          help_heading = "Metrics")]
+    pub packet_size: usize,
+}
+
+impl LoadgenArgs {
+    /// `--batch-size`, or its default for the kind of run.
+    pub fn effective_batch_size(&self) -> usize {
+        match (self.batch_size, self.metrics) {
+            (Some(n), _) => n,
+            (None, false) => DEFAULT_LOG_BATCH,
+            (None, true) => DEFAULT_METRIC_BATCH,
+        }
+    }
+
+    /// `--encoding`, or the protocol's default (identity with `--no-gzip`).
+    pub fn effective_encoding(&self) -> BodyEncoding {
+        match (self.encoding, self.no_gzip, self.protocol) {
+            (Some(encoding), _, _) => encoding,
+            (None, true, _) => BodyEncoding::Identity,
+            (None, false, MetricsProtocol::V2Json) => BodyEncoding::Deflate,
+            (None, false, _) => BodyEncoding::Zstd,
+        }
+    }
 }
 
 impl Default for LoadgenArgs {
@@ -138,14 +362,75 @@ impl Default for LoadgenArgs {
             duration: None,
             events: None,
             rate: None,
-            batch_size: 1000,
+            batch_size: None,
             seed: 42,
             payloads: 64,
             json: false,
             no_gzip: false,
             gzip_level: DEFAULT_GZIP_LEVEL,
             timeout: 30.0,
+            metrics: false,
+            protocol: MetricsProtocol::V2Protobuf,
+            series: 10_000,
+            interval: 10,
+            backfill_hours: None,
+            encoding: None,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            statsd_target: DEFAULT_STATSD_TARGET.to_owned(),
+            packet_size: DEFAULT_PACKET_SIZE,
         }
+    }
+}
+
+/// What a run reports: one summary type per kind of traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// `strata loadgen` (logs).
+    Logs(Summary),
+    /// `--metrics` over HTTP (`v2-protobuf`, `v2-json`).
+    Metrics(MetricsSummary),
+    /// `--metrics --protocol statsd`.
+    Statsd(StatsdSummary),
+}
+
+impl Report {
+    /// The summary as one line of JSON.
+    pub fn to_json_line(&self) -> String {
+        let value = match self {
+            Report::Logs(s) => serde_json::to_string(s),
+            Report::Metrics(s) => serde_json::to_string(s),
+            Report::Statsd(s) => serde_json::to_string(s),
+        };
+        value.unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Prints one JSON line when `json`, else a readable multi-line summary.
+    pub fn print(&self, json: bool) {
+        if json {
+            println!("{}", self.to_json_line());
+            return;
+        }
+        match self {
+            Report::Logs(s) => s.print_human(),
+            Report::Metrics(s) => print!("{}", s.human()),
+            Report::Statsd(s) => print!("{}", s.human()),
+        }
+    }
+}
+
+/// Runs the load test described by `args`: logs by default, metrics over
+/// HTTP or DogStatsD with `--metrics` (see [`run_logs`],
+/// [`metrics::run_metrics`] and [`statsd::run_statsd`]). Must be called
+/// within a Tokio runtime.
+pub async fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
+    if !args.metrics {
+        return run_logs(args).await.map(Report::Logs);
+    }
+    match args.protocol {
+        MetricsProtocol::V2Protobuf | MetricsProtocol::V2Json => {
+            metrics::run_metrics(args).await.map(Report::Metrics)
+        }
+        MetricsProtocol::Statsd => statsd::run_statsd(args).await.map(Report::Statsd),
     }
 }
 
@@ -281,197 +566,4 @@ impl Summary {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-    use rand::rngs::StdRng;
-    use rand::SeedableRng;
-    use std::collections::{HashMap, HashSet};
-
-    const NOW: i64 = 1_700_000_000_000;
-
-    #[derive(Parser, Debug)]
-    struct Cli {
-        #[command(flatten)]
-        args: LoadgenArgs,
-    }
-
-    #[test]
-    fn default_args_match_clap_defaults() {
-        let mut parsed = Cli::try_parse_from(["loadgen"]).unwrap().args;
-        parsed.api_key = None; // DD_API_KEY may be set in the environment
-        assert_eq!(parsed, LoadgenArgs::default());
-
-        let a = Cli::try_parse_from([
-            "loadgen",
-            "--target",
-            "http://10.0.0.1:8080",
-            "--api-key",
-            "k",
-            "--connections",
-            "8",
-            "--duration",
-            "2.5",
-            "--events",
-            "5000",
-            "--rate",
-            "1e5",
-            "--batch-size",
-            "500",
-            "--seed",
-            "7",
-            "--payloads",
-            "3",
-            "--json",
-            "--no-gzip",
-            "--gzip-level",
-            "1",
-        ])
-        .unwrap()
-        .args;
-        assert_eq!(a.duration, Some(2.5));
-        assert_eq!(a.rate, Some(100_000.0));
-        assert_eq!(a.events, Some(5000));
-        assert_eq!(a.api_key.as_deref(), Some("k"));
-        assert!(a.json && a.no_gzip);
-        assert!(Cli::try_parse_from(["loadgen", "--gzip-level", "10"]).is_err());
-    }
-
-    #[test]
-    fn generate_batch_is_deterministic_by_seed() {
-        let batch = |seed| generate_batch(&mut StdRng::seed_from_u64(seed), 500, NOW);
-        let json = |seed| generate_batch_json(&mut StdRng::seed_from_u64(seed), 500, NOW);
-        assert_eq!(batch(42), batch(42));
-        assert_eq!(json(42), json(42));
-        assert_ne!(json(42), json(43));
-        assert_ne!(batch(42), batch(43));
-        // The JSON body and the values describe the same events.
-        let parsed: Vec<serde_json::Value> = serde_json::from_str(&json(42)).unwrap();
-        assert_eq!(parsed, batch(42));
-    }
-
-    #[test]
-    fn generated_events_look_realistic() {
-        let mut rng = StdRng::seed_from_u64(42);
-        let n = 20_000;
-        let body = generate_batch_json(&mut rng, n, NOW);
-        let events: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
-        assert_eq!(events.len(), n);
-
-        let avg = body.len() as f64 / n as f64;
-        assert!((200.0..=450.0).contains(&avg), "average event size {avg}");
-
-        let mut services = HashMap::<String, usize>::new();
-        let mut hosts = HashSet::new();
-        let mut statuses = HashMap::<String, usize>::new();
-        let mut codes = HashMap::<u64, usize>::new();
-        let mut messages = HashSet::new();
-        let (mut with_http, mut with_trace, mut with_duration, mut with_error) = (0, 0, 0, 0);
-        for e in &events {
-            for key in [
-                "message", "status", "service", "hostname", "ddsource", "ddtags",
-            ] {
-                assert!(e[key].as_str().is_some_and(|s| !s.is_empty()), "{key}: {e}");
-            }
-            let ts = e["timestamp"].as_i64().unwrap();
-            assert!((NOW - 2_000..=NOW).contains(&ts), "{ts}");
-            let tags = e["ddtags"].as_str().unwrap();
-            assert!(tags.starts_with("env:"), "{tags}");
-            assert!(
-                tags.contains(",version:") && tags.contains(",region:"),
-                "{tags}"
-            );
-            *services
-                .entry(e["service"].as_str().unwrap().into())
-                .or_default() += 1;
-            hosts.insert(e["hostname"].as_str().unwrap().to_owned());
-            *statuses
-                .entry(e["status"].as_str().unwrap().into())
-                .or_default() += 1;
-            messages.insert(e["message"].as_str().unwrap().to_owned());
-            if let Some(code) = e["http"]["status_code"].as_u64() {
-                with_http += 1;
-                *codes.entry(code).or_default() += 1;
-                assert!(e["http"]["method"].is_string());
-                assert!(e["http"]["url_details"]["path"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with('/'));
-            }
-            if let Some(id) = e["dd"]["trace_id"].as_str() {
-                with_trace += 1;
-                id.parse::<u64>().unwrap();
-                e["dd"]["span_id"].as_str().unwrap().parse::<u64>().unwrap();
-            }
-            if e["duration"].as_u64().is_some() {
-                with_duration += 1;
-            }
-            if e["error"]["stack"].is_string() {
-                with_error += 1;
-                assert!(e["error"]["kind"].is_string());
-            }
-            if let Some(ip) = e["network"]["client"]["ip"].as_str() {
-                assert_eq!(ip.split('.').count(), 4, "{ip}");
-            }
-        }
-
-        // ~30 services, all of them used, skewed (the top one is far more
-        // common than the bottom one).
-        assert!(services.len() >= 28, "{} services", services.len());
-        let max = *services.values().max().unwrap();
-        let min = *services.values().min().unwrap();
-        assert!(max > 10 * min, "service skew: max {max}, min {min}");
-        assert!(hosts.len() >= 250, "{} hosts", hosts.len());
-
-        let share = |s: &str| *statuses.get(s).unwrap_or(&0) as f64 / n as f64;
-        assert!((0.75..0.85).contains(&share("info")), "{statuses:?}");
-        assert!((0.07..0.13).contains(&share("warn")), "{statuses:?}");
-        assert!((0.04..0.08).contains(&share("error")), "{statuses:?}");
-        assert!((0.015..0.05).contains(&share("debug")), "{statuses:?}");
-        assert!((0.001..0.015).contains(&share("critical")), "{statuses:?}");
-
-        // http.status_code: mostly 200, some 3xx/4xx/5xx.
-        let ok = *codes.get(&200).unwrap_or(&0) as f64 / with_http as f64;
-        assert!(ok > 0.5, "{codes:?}");
-        for class in [3, 4, 5] {
-            assert!(codes.keys().any(|c| c / 100 == class), "{codes:?}");
-        }
-        assert!(with_http > n / 10, "{with_http}");
-        assert!(with_trace > n / 10, "{with_trace}");
-        assert!(with_duration > n / 5, "{with_duration}");
-        assert!(with_error > 20, "{with_error}");
-        // Variable parts make most lines unique.
-        assert!(
-            messages.len() > n / 2,
-            "{} distinct messages",
-            messages.len()
-        );
-    }
-
-    #[test]
-    fn summary_prints_as_one_json_line() {
-        let s = Summary {
-            events_sent: 2000,
-            events_acked: 1000,
-            requests_ok: 1,
-            requests_failed: 1,
-            errors_by_status: BTreeMap::from([("503".to_owned(), 1)]),
-            elapsed_secs: 1.0,
-            events_per_sec: 1000.0,
-            mb_per_sec: 0.3,
-            wire_mb_per_sec: 0.03,
-            latency_ms_p50: 1.5,
-            latency_ms_p99: 2.5,
-            latency_ms_max: 3.0,
-            avg_event_bytes: 300.0,
-            compression_ratio: 10.0,
-        };
-        let line = s.to_json_line();
-        assert!(!line.contains('\n'));
-        let back: Summary = serde_json::from_str(&line).unwrap();
-        assert_eq!(back, s);
-        let human = s.human();
-        assert!(human.contains("503: 1"), "{human}");
-        assert!(human.contains("p99 2.50 ms"), "{human}");
-    }
-}
+mod tests;

@@ -31,6 +31,16 @@ impl fmt::Debug for Payload {
 }
 
 impl Payload {
+    /// A body built elsewhere (metric payloads): `raw_len` is its size
+    /// before compression, `items` the events or points it carries.
+    pub(crate) fn from_parts(body: Bytes, raw_len: usize, items: usize) -> Self {
+        Self {
+            body,
+            raw_len,
+            events: items,
+        }
+    }
+
     fn build(json: String, events: usize, gzip_level: Option<u32>) -> Result<Self, LoadgenError> {
         let raw_len = json.len();
         let body = match gzip_level {
@@ -57,7 +67,7 @@ impl Payload {
         &self.body
     }
 
-    /// Length of the uncompressed JSON array.
+    /// Length of the uncompressed body (the JSON array for logs).
     pub fn raw_len(&self) -> usize {
         self.raw_len
     }
@@ -67,7 +77,7 @@ impl Payload {
         self.body.len()
     }
 
-    /// Number of log events in the array.
+    /// Number of log events in the array (metric points for metrics).
     pub fn events(&self) -> usize {
         self.events
     }
@@ -156,6 +166,16 @@ impl PayloadSet {
             remainder,
             gzip_level,
         })
+    }
+
+    /// A set of bodies built elsewhere (metric payloads), without a
+    /// remainder.
+    pub(crate) fn from_payloads(payloads: Vec<Payload>) -> Self {
+        Self {
+            payloads,
+            remainder: None,
+            gzip_level: None,
+        }
     }
 
     /// The full-size batches.

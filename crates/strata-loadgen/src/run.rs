@@ -1,6 +1,9 @@
-//! The sending side: connections, pacing, accounting and progress.
+//! The HTTP sending side shared by logs and metrics runs: connections,
+//! pacing, accounting and progress. [`drive`] sends the bodies of a
+//! [`Source`] to one path; [`run_logs`] is the logs run built on it (the
+//! metrics run is in [`crate::metrics`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +23,8 @@ use tokio::time::Instant;
 
 use crate::hist::LatencyHistogram;
 use crate::payload::{Payload, PayloadSet};
+use crate::source::{retryable, Claimed, InFlight, MAX_ATTEMPTS};
+pub(crate) use crate::source::{Source, Stream};
 use crate::{LoadgenArgs, LoadgenError, Summary, DEFAULT_DURATION_SECS};
 
 /// A connection that keeps failing to connect for this long gives up, so an
@@ -30,18 +35,37 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 const DD_API_KEY: HeaderName = HeaderName::from_static("dd-api-key");
 
+/// The logs intake path.
+pub(crate) const LOGS_PATH: &str = "/api/v2/logs";
+/// The metrics intake path.
+pub(crate) const SERIES_PATH: &str = "/api/v2/series";
+
 /// Where requests go.
 #[derive(Debug, Clone)]
-struct Target {
+pub(crate) struct Target {
     /// `host:port` to dial.
-    addr: String,
+    pub(crate) addr: String,
     /// `Host` header value.
-    host: HeaderValue,
-    /// Origin-form request target, e.g. `/api/v2/logs`.
-    path: Uri,
+    pub(crate) host: HeaderValue,
+    /// The URL's path prefix without a trailing slash (usually empty).
+    base: String,
 }
 
-fn parse_target(target: &str) -> Result<Target, LoadgenError> {
+impl Target {
+    /// The origin-form request target of `path` (e.g. `/api/v2/logs`)
+    /// under the URL's prefix.
+    pub(crate) fn uri(&self, path: &str) -> Result<Uri, LoadgenError> {
+        let full = format!("{}{path}", self.base);
+        full.parse().map_err(|e| LoadgenError::InvalidTarget {
+            target: full.clone(),
+            reason: format!("{e}"),
+        })
+    }
+}
+
+/// Parses `--target`. A URL that already ends in one of the intake paths
+/// is cut back to its prefix, so `http://h:1/api/v2/logs` works too.
+pub(crate) fn parse_target(target: &str) -> Result<Target, LoadgenError> {
     let bad = |reason: &str| LoadgenError::InvalidTarget {
         target: target.to_owned(),
         reason: reason.to_owned(),
@@ -66,27 +90,25 @@ fn parse_target(target: &str) -> Result<Target, LoadgenError> {
         Some(p) => format!("{host}:{p}"),
         None => host.to_owned(),
     };
-    let base = uri.path().trim_end_matches('/');
-    let path = if base.ends_with("/api/v2/logs") {
-        base.to_owned()
-    } else {
-        format!("{base}/api/v2/logs")
-    };
+    let mut base = uri.path().trim_end_matches('/');
+    for known in [LOGS_PATH, SERIES_PATH] {
+        base = base.strip_suffix(known).unwrap_or(base);
+    }
     Ok(Target {
         addr: format!("{host}:{port}"),
         host: HeaderValue::from_str(&host_header).map_err(|e| bad(&format!("{e}")))?,
-        path: path.parse().map_err(|e| bad(&format!("{e}")))?,
+        base: base.to_owned(),
     })
 }
 
-fn invalid(flag: &'static str, reason: &str) -> LoadgenError {
+pub(crate) fn invalid(flag: &'static str, reason: &str) -> LoadgenError {
     LoadgenError::InvalidArgs {
         flag,
         reason: reason.to_owned(),
     }
 }
 
-fn positive_secs(flag: &'static str, v: f64) -> Result<Duration, LoadgenError> {
+pub(crate) fn positive_secs(flag: &'static str, v: f64) -> Result<Duration, LoadgenError> {
     if v.is_finite() && v > 0.0 && v < 1e9 {
         Ok(Duration::from_secs_f64(v))
     } else {
@@ -94,11 +116,70 @@ fn positive_secs(flag: &'static str, v: f64) -> Result<Duration, LoadgenError> {
     }
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The validated flags every HTTP run shares.
+#[derive(Debug)]
+pub(crate) struct SendOptions {
+    pub(crate) connections: usize,
+    /// `None`: until the source runs dry.
+    pub(crate) duration: Option<Duration>,
+    /// Items (events or points) per second, `None` for flat out.
+    pub(crate) rate: Option<f64>,
+    pub(crate) timeout: Duration,
+    pub(crate) api_key: Option<HeaderValue>,
+}
+
+impl SendOptions {
+    /// Checks `--connections`, `--duration` (or `default_duration` when it
+    /// is absent), `--timeout`, `--rate` and `--api-key`.
+    pub(crate) fn from_args(
+        args: &LoadgenArgs,
+        default_duration: Option<Duration>,
+    ) -> Result<SendOptions, LoadgenError> {
+        if args.connections == 0 {
+            return Err(invalid("connections", "must be at least 1"));
+        }
+        let duration = match args.duration {
+            Some(d) => Some(positive_secs("duration", d)?),
+            None => default_duration,
+        };
+        let timeout = positive_secs("timeout", args.timeout)?;
+        let rate = match args.rate {
+            None => None,
+            Some(r) if r.is_finite() && r > 0.0 => Some(r),
+            Some(_) => return Err(invalid("rate", "must be a positive number per second")),
+        };
+        let api_key = match &args.api_key {
+            None => None,
+            Some(k) => {
+                let mut v = HeaderValue::from_str(k).map_err(|_| {
+                    invalid("api-key", "contains characters not allowed in a header")
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+        };
+        Ok(SendOptions {
+            connections: args.connections,
+            duration,
+            rate,
+            timeout,
+            api_key,
+        })
+    }
+}
+
 /// Counters shared by all connections.
 #[derive(Debug, Default)]
 struct Stats {
-    events_sent: AtomicU64,
-    events_acked: AtomicU64,
+    items_sent: AtomicU64,
+    items_acked: AtomicU64,
     requests_ok: AtomicU64,
     requests_failed: AtomicU64,
     raw_bytes_acked: AtomicU64,
@@ -132,37 +213,82 @@ impl Stats {
 }
 
 /// Global pacing: each request reserves the next free slot in a schedule
-/// spaced by `events / rate`.
+/// spaced by `items / rate`.
 #[derive(Debug)]
 struct Pacer {
-    secs_per_event: f64,
+    secs_per_item: f64,
     next: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
-    fn reserve(&self, events: usize) -> Instant {
+    fn reserve(&self, items: usize) -> Instant {
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = next.map_or(now, |n| n.max(now));
-        *next = Some(slot + Duration::from_secs_f64(events as f64 * self.secs_per_event));
+        *next = Some(slot + Duration::from_secs_f64(items as f64 * self.secs_per_item));
         slot
     }
+}
+
+/// What is sent where, and how it is labelled.
+#[derive(Debug)]
+pub(crate) struct HttpJob {
+    /// Server and path prefix.
+    pub(crate) target: Target,
+    /// The intake path, e.g. [`LOGS_PATH`].
+    pub(crate) path: &'static str,
+    /// `Content-Type` of every body.
+    pub(crate) content_type: &'static str,
+    /// `Content-Encoding` of every body, if any.
+    pub(crate) content_encoding: Option<&'static str>,
+    /// The bodies.
+    pub(crate) source: Source,
+    /// What the items are called in progress lines (`events`, `points`).
+    pub(crate) unit: &'static str,
+}
+
+/// What [`drive`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outcome {
+    pub(crate) items_sent: u64,
+    pub(crate) items_acked: u64,
+    pub(crate) requests_ok: u64,
+    pub(crate) requests_failed: u64,
+    pub(crate) errors_by_status: BTreeMap<String, u64>,
+    pub(crate) elapsed_secs: f64,
+    pub(crate) raw_bytes_acked: u64,
+    pub(crate) wire_bytes_acked: u64,
+    pub(crate) latency_ms_p50: f64,
+    pub(crate) latency_ms_p99: f64,
+    pub(crate) latency_ms_max: f64,
+    /// Time the senders waited for a [`Source::Stream`] generator.
+    pub(crate) generator_wait_secs: f64,
+    /// Items of [`Source::Stream`] bodies that failed for good (an answer
+    /// that is not worth retrying, or [`MAX_ATTEMPTS`] failures).
+    pub(crate) items_given_up: u64,
 }
 
 #[derive(Debug)]
 struct Shared {
     target: Target,
+    path: Uri,
+    content_type: HeaderValue,
+    content_encoding: Option<HeaderValue>,
     api_key: Option<HeaderValue>,
-    gzip: bool,
-    payloads: PayloadSet,
+    source: Source,
     next_payload: AtomicUsize,
-    event_limit: Option<u64>,
-    events_claimed: AtomicU64,
+    items_claimed: AtomicU64,
     deadline: Option<Instant>,
     pacer: Option<Pacer>,
     timeout: Duration,
     stats: Stats,
     latency_us: LatencyHistogram,
+    unit: &'static str,
+    /// Stream bodies to send again, with their failed sends so far.
+    retry: Mutex<VecDeque<(Payload, u32)>>,
+    /// Stream bodies claimed and not yet answered.
+    in_flight: AtomicU64,
+    items_given_up: AtomicU64,
 }
 
 impl Shared {
@@ -170,47 +296,134 @@ impl Shared {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
-    /// Picks the next payload round-robin, honouring `--events`.
-    fn claim(&self) -> Option<&Payload> {
-        let all = self.payloads.payloads();
+    /// The next body: round-robin (honouring `--events`), or a stream
+    /// body to send again, or the stream's next. `None` when there is
+    /// nothing left to send or on stop.
+    async fn claim(&self, stop: &mut watch::Receiver<bool>) -> Option<Claimed<'_>> {
+        let (set, limit) = match &self.source {
+            Source::Cycle { set, limit } => (set, *limit),
+            Source::Stream(stream) => return self.claim_stream(stream, stop).await,
+        };
+        let all = set.payloads();
         let full = all.first()?.events() as u64;
-        if let Some(limit) = self.event_limit {
-            let mut cur = self.events_claimed.load(Ordering::Relaxed);
+        let unclaimed = |payload: Payload| Claimed {
+            payload,
+            attempts: 0,
+            in_flight: None,
+        };
+        if let Some(limit) = limit {
+            let mut cur = self.items_claimed.load(Ordering::Relaxed);
             loop {
                 if cur >= limit {
                     return None;
                 }
                 let take = full.min(limit - cur);
-                match self.events_claimed.compare_exchange_weak(
+                match self.items_claimed.compare_exchange_weak(
                     cur,
                     cur + take,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) if take < full => return self.payloads.remainder(),
+                    Ok(_) if take < full => return set.remainder().cloned().map(unclaimed),
                     Ok(_) => break,
                     Err(actual) => cur = actual,
                 }
             }
         }
         let i = self.next_payload.fetch_add(1, Ordering::Relaxed);
-        Some(&all[i % all.len()])
+        all.get(i % all.len()).cloned().map(unclaimed)
+    }
+
+    fn in_flight(&self, payload: Payload, attempts: u32) -> Claimed<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Claimed {
+            payload,
+            attempts,
+            in_flight: Some(InFlight(&self.in_flight)),
+        }
+    }
+
+    /// Bodies to send again first, then the stream; once the stream is dry,
+    /// waits while bodies are in flight (one may fail and come back).
+    async fn claim_stream(
+        &self,
+        stream: &Stream,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Claimed<'_>> {
+        loop {
+            if *stop.borrow() || self.past_deadline() {
+                return None;
+            }
+            let again = self
+                .retry
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            if let Some((payload, attempts)) = again {
+                return Some(self.in_flight(payload, attempts));
+            }
+            let deadline = self.deadline;
+            let next = tokio::select! {
+                p = stream.next() => p,
+                _ = stop.wait_for(|s| *s) => return None,
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => return None,
+            };
+            if let Some(payload) = next {
+                return Some(self.in_flight(payload, 0));
+            }
+            let retry_empty = self
+                .retry
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty();
+            if retry_empty && self.in_flight.load(Ordering::SeqCst) == 0 {
+                return None;
+            }
+            if self
+                .sleep_or_stop(Instant::now() + Duration::from_millis(20), stop)
+                .await
+            {
+                return None;
+            }
+        }
+    }
+
+    /// After a failed send of a stream body: queue it again, or count its
+    /// items as given up. Cycle bodies are not resent (the next one is).
+    fn failed(&self, claimed: &Claimed<'_>, status: Option<u16>) {
+        if claimed.in_flight.is_none() {
+            return;
+        }
+        if retryable(status) && claimed.attempts + 1 < MAX_ATTEMPTS {
+            self.retry
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_back((claimed.payload.clone(), claimed.attempts + 1));
+        } else {
+            self.items_given_up
+                .fetch_add(claimed.payload.events() as u64, Ordering::Relaxed);
+        }
     }
 
     fn request(&self, payload: &Payload) -> Request<Full<Bytes>> {
         let mut req = Request::new(Full::new(payload.body().clone()));
         *req.method_mut() = Method::POST;
-        *req.uri_mut() = self.target.path.clone();
+        *req.uri_mut() = self.path.clone();
         let h = req.headers_mut();
         h.insert(HOST, self.target.host.clone());
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CONTENT_TYPE, self.content_type.clone());
         h.insert(CONTENT_LENGTH, HeaderValue::from(payload.wire_len()));
         h.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("strata-loadgen/", env!("CARGO_PKG_VERSION"))),
         );
-        if self.gzip {
-            h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        if let Some(encoding) = &self.content_encoding {
+            h.insert(CONTENT_ENCODING, encoding.clone());
         }
         if let Some(key) = &self.api_key {
             h.insert(DD_API_KEY, key.clone());
@@ -228,8 +441,9 @@ impl Shared {
     }
 }
 
-async fn connect(target: &Target, timeout: Duration) -> io::Result<SendRequest<Full<Bytes>>> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(target.addr.as_str()))
+/// Opens one HTTP/1.1 connection to `addr`.
+pub(crate) async fn connect(addr: &str, timeout: Duration) -> io::Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
@@ -255,7 +469,7 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         if sender.as_ref().is_none_or(|s| s.is_closed()) {
             sender = None;
-            match connect(&shared.target, shared.timeout).await {
+            match connect(&shared.target.addr, shared.timeout).await {
                 Ok(s) => {
                     sender = Some(s);
                     backoff = FIRST_BACKOFF;
@@ -288,7 +502,10 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             sender = None;
             continue;
         }
-        let Some(payload) = shared.claim() else { break };
+        let Some(claimed) = shared.claim(&mut stop).await else {
+            break;
+        };
+        let payload = &claimed.payload;
         if let Some(pacer) = &shared.pacer {
             let at = pacer.reserve(payload.events());
             if shared.deadline.is_some_and(|d| at >= d) {
@@ -300,11 +517,8 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
 
         let req = shared.request(payload);
-        let events = payload.events() as u64;
-        shared
-            .stats
-            .events_sent
-            .fetch_add(events, Ordering::Relaxed);
+        let items = payload.events() as u64;
+        shared.stats.items_sent.fetch_add(items, Ordering::Relaxed);
         let sent_at = Instant::now();
         let result = tokio::time::timeout(shared.timeout, async {
             let resp = s.send_request(req).await?;
@@ -319,7 +533,7 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             Ok(Ok((status, _))) if status.is_success() => {
                 shared.latency_us.record(micros);
                 stats.requests_ok.fetch_add(1, Ordering::Relaxed);
-                stats.events_acked.fetch_add(events, Ordering::Relaxed);
+                stats.items_acked.fetch_add(items, Ordering::Relaxed);
                 stats
                     .raw_bytes_acked
                     .fetch_add(payload.raw_len() as u64, Ordering::Relaxed);
@@ -329,6 +543,8 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
             Ok(Ok((status, body))) => {
                 stats.failure(status.as_str(), &String::from_utf8_lossy(&body));
+                shared.failed(&claimed, Some(status.as_u16()));
+                drop(claimed);
                 // Back-pressure answers ask the client to retry later; a real
                 // Datadog client backs off, and hammering a busy server would
                 // only steal CPU from it on a shared machine.
@@ -344,10 +560,12 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             Ok(Err(e)) => {
                 let key = if e.is_timeout() { "timeout" } else { "io" };
                 stats.failure(key, &e.to_string());
+                shared.failed(&claimed, None);
                 sender = None;
             }
             Err(_) => {
                 stats.failure("timeout", "no complete response within --timeout");
+                shared.failed(&claimed, None);
                 sender = None;
             }
         }
@@ -366,136 +584,59 @@ async fn progress(shared: Arc<Shared>, start: Instant) {
         tick.tick().await;
         let now = Instant::now();
         let stats = &shared.stats;
-        let acked = stats.events_acked.load(Ordering::Relaxed);
+        let acked = stats.items_acked.load(Ordering::Relaxed);
         let rate = (acked - last_acked) as f64 / (now - last_at).as_secs_f64().max(1e-9);
         (last_at, last_acked) = (now, acked);
         eprintln!(
-            "[{:>6.1}s] {:>9.0} events/s  acked {:>10}  sent {:>10}  errors {:>6}  p99 {:>8.2} ms",
+            "[{:>6.1}s] {:>9.0} {}/s  acked {:>10}  sent {:>10}  errors {:>6}  p99 {:>8.2} ms",
             (now - start).as_secs_f64(),
             rate,
+            shared.unit,
             acked,
-            stats.events_sent.load(Ordering::Relaxed),
+            stats.items_sent.load(Ordering::Relaxed),
             stats.requests_failed.load(Ordering::Relaxed),
             shared.latency_us.percentile(99.0) as f64 / 1000.0,
         );
     }
 }
 
-/// Runs the load test described by `args` and returns its summary.
-///
-/// Pre-generates and compresses `--payloads` batches (seeded by `--seed`,
-/// timestamped at the current time), checks that the target accepts TCP
-/// connections, then starts the clock and sends from `--connections`
-/// keep-alive connections until `--duration` elapses or `--events` have been
-/// sent, waiting for in-flight requests. A progress line goes to stderr once
-/// per second. Ctrl-C stops sending early and still returns the summary.
-///
-/// Failed requests do not make this fail; they are counted in the summary.
-/// Errors are bad arguments, an unreachable target at start, or a panicked
-/// task. Must be called within a Tokio runtime.
-pub async fn run(args: &LoadgenArgs) -> Result<Summary, LoadgenError> {
-    let target = parse_target(&args.target)?;
-    if args.connections == 0 {
-        return Err(invalid("connections", "must be at least 1"));
-    }
-    if args.batch_size == 0 {
-        return Err(invalid("batch-size", "must be at least 1"));
-    }
-    if args.payloads == 0 {
-        return Err(invalid("payloads", "must be at least 1"));
-    }
-    if args.events == Some(0) {
-        return Err(invalid("events", "must be at least 1"));
-    }
-    let duration = match (args.duration, args.events) {
-        (Some(d), _) => Some(positive_secs("duration", d)?),
-        (None, Some(_)) => None,
-        (None, None) => Some(Duration::from_secs_f64(DEFAULT_DURATION_SECS)),
-    };
-    let timeout = positive_secs("timeout", args.timeout)?;
-    let pacer = match args.rate {
-        None => None,
-        Some(r) if r.is_finite() && r > 0.0 => Some(Pacer {
-            secs_per_event: 1.0 / r,
-            next: Mutex::new(None),
-        }),
-        Some(_) => {
-            return Err(invalid(
-                "rate",
-                "must be a positive number of events per second",
-            ))
-        }
-    };
-    let api_key = match &args.api_key {
-        None => None,
-        Some(k) => {
-            let mut v = HeaderValue::from_str(k)
-                .map_err(|_| invalid("api-key", "contains characters not allowed in a header"))?;
-            v.set_sensitive(true);
-            Some(v)
-        }
-    };
-    let gzip = !args.no_gzip;
-
-    // Build every body before the clock starts.
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let remainder = args
-        .events
-        .map_or(0, |n| (n % args.batch_size as u64) as usize);
-    let (seed, count, batch, level) = (
-        args.seed,
-        args.payloads,
-        args.batch_size,
-        gzip.then_some(args.gzip_level),
-    );
-    let payloads = tokio::task::spawn_blocking(move || {
-        PayloadSet::build(seed, count, batch, now_ms, level, remainder)
-    })
-    .await
-    .map_err(|e| LoadgenError::Task(e.to_string()))??;
-    eprintln!(
-        "loadgen: {} batches x {} events pre-generated: {:.1} MB JSON ({:.0} B/event), {}; {} connections -> {}{}",
-        payloads.payloads().len(),
-        batch,
-        payloads.raw_bytes() as f64 / 1e6,
-        payloads.avg_event_bytes(),
-        match level {
-            Some(l) => format!(
-                "{:.2} MB gzip level {l} (x{:.1})",
-                payloads.wire_bytes() as f64 / 1e6,
-                payloads.compression_ratio()
-            ),
-            None => "sent uncompressed".to_owned(),
-        },
-        args.connections,
-        args.target,
-        if api_key.is_none() { " (no API key)" } else { "" },
-    );
-
+/// Sends `job`'s bodies from `opts.connections` keep-alive connections until
+/// the duration elapses or the source runs dry, waiting for in-flight
+/// requests. Checks first that the target accepts TCP connections. A
+/// progress line goes to stderr once per second; Ctrl-C stops early and
+/// still returns the outcome.
+pub(crate) async fn drive(job: HttpJob, opts: SendOptions) -> Result<Outcome, LoadgenError> {
+    let path = job.target.uri(job.path)?;
     // Fail fast on a wrong address rather than counting connect errors.
-    connect(&target, timeout.min(Duration::from_secs(5)))
+    connect(&job.target.addr, opts.timeout.min(Duration::from_secs(5)))
         .await
         .map_err(|source| LoadgenError::Connect {
-            addr: target.addr.clone(),
+            addr: job.target.addr.clone(),
             source,
         })?;
 
     let start = Instant::now();
     let shared = Arc::new(Shared {
-        target,
-        api_key,
-        gzip,
-        payloads,
+        target: job.target,
+        path,
+        content_type: HeaderValue::from_static(job.content_type),
+        content_encoding: job.content_encoding.map(HeaderValue::from_static),
+        api_key: opts.api_key,
+        source: job.source,
         next_payload: AtomicUsize::new(0),
-        event_limit: args.events,
-        events_claimed: AtomicU64::new(0),
-        deadline: duration.map(|d| start + d),
-        pacer,
-        timeout,
+        items_claimed: AtomicU64::new(0),
+        deadline: opts.duration.map(|d| start + d),
+        pacer: opts.rate.map(|r| Pacer {
+            secs_per_item: 1.0 / r,
+            next: Mutex::new(None),
+        }),
+        timeout: opts.timeout,
         stats: Stats::default(),
         latency_us: LatencyHistogram::new(),
+        unit: job.unit,
+        retry: Mutex::new(VecDeque::new()),
+        in_flight: AtomicU64::new(0),
+        items_given_up: AtomicU64::new(0),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -509,7 +650,7 @@ pub async fn run(args: &LoadgenArgs) -> Result<Summary, LoadgenError> {
         }
     });
     let progress = tokio::spawn(progress(Arc::clone(&shared), start));
-    let tasks: Vec<_> = (0..args.connections)
+    let tasks: Vec<_> = (0..opts.connections)
         .map(|_| tokio::spawn(connection_task(Arc::clone(&shared), stop_rx.clone())))
         .collect();
     let mut failed = None;
@@ -529,292 +670,118 @@ pub async fn run(args: &LoadgenArgs) -> Result<Summary, LoadgenError> {
     let st = &shared.stats;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let ms = |us: u64| us as f64 / 1000.0;
-    let acked = load(&st.events_acked);
-    Ok(Summary {
-        events_sent: load(&st.events_sent),
-        events_acked: acked,
+    let generator_wait_secs = match &shared.source {
+        Source::Stream(stream) => load(&stream.wait_us) as f64 / 1e6,
+        Source::Cycle { .. } => 0.0,
+    };
+    Ok(Outcome {
+        items_sent: load(&st.items_sent),
+        items_acked: load(&st.items_acked),
         requests_ok: load(&st.requests_ok),
         requests_failed: load(&st.requests_failed),
         errors_by_status: st.errors(),
         elapsed_secs: elapsed,
-        events_per_sec: acked as f64 / elapsed,
-        mb_per_sec: load(&st.raw_bytes_acked) as f64 / elapsed / 1e6,
-        wire_mb_per_sec: load(&st.wire_bytes_acked) as f64 / elapsed / 1e6,
+        raw_bytes_acked: load(&st.raw_bytes_acked),
+        wire_bytes_acked: load(&st.wire_bytes_acked),
         latency_ms_p50: ms(shared.latency_us.percentile(50.0)),
         latency_ms_p99: ms(shared.latency_us.percentile(99.0)),
         latency_ms_max: ms(shared.latency_us.max()),
-        avg_event_bytes: shared.payloads.avg_event_bytes(),
-        compression_ratio: shared.payloads.compression_ratio(),
+        generator_wait_secs,
+        items_given_up: load(&shared.items_given_up),
+    })
+}
+
+/// Runs the logs load test described by `args` and returns its summary.
+///
+/// Pre-generates and compresses `--payloads` batches (seeded by `--seed`,
+/// timestamped at the current time), checks that the target accepts TCP
+/// connections, then starts the clock and sends from `--connections`
+/// keep-alive connections until `--duration` elapses or `--events` have been
+/// sent, waiting for in-flight requests. A progress line goes to stderr once
+/// per second. Ctrl-C stops sending early and still returns the summary.
+///
+/// Failed requests do not make this fail; they are counted in the summary.
+/// Errors are bad arguments, an unreachable target at start, or a panicked
+/// task. Must be called within a Tokio runtime.
+pub async fn run_logs(args: &LoadgenArgs) -> Result<Summary, LoadgenError> {
+    let target = parse_target(&args.target)?;
+    let batch_size = args.effective_batch_size();
+    if batch_size == 0 {
+        return Err(invalid("batch-size", "must be at least 1"));
+    }
+    if args.payloads == 0 {
+        return Err(invalid("payloads", "must be at least 1"));
+    }
+    if args.events == Some(0) {
+        return Err(invalid("events", "must be at least 1"));
+    }
+    let default_duration = match args.events {
+        Some(_) => None,
+        None => Some(Duration::from_secs_f64(DEFAULT_DURATION_SECS)),
+    };
+    let opts = SendOptions::from_args(args, default_duration)?;
+    let gzip = !args.no_gzip;
+
+    // Build every body before the clock starts.
+    let now_ms = unix_now_ms();
+    let remainder = args.events.map_or(0, |n| (n % batch_size as u64) as usize);
+    let (seed, count, level) = (args.seed, args.payloads, gzip.then_some(args.gzip_level));
+    let payloads = tokio::task::spawn_blocking(move || {
+        PayloadSet::build(seed, count, batch_size, now_ms, level, remainder)
+    })
+    .await
+    .map_err(|e| LoadgenError::Task(e.to_string()))??;
+    eprintln!(
+        "loadgen: {} batches x {} events pre-generated: {:.1} MB JSON ({:.0} B/event), {}; {} connections -> {}{}",
+        payloads.payloads().len(),
+        batch_size,
+        payloads.raw_bytes() as f64 / 1e6,
+        payloads.avg_event_bytes(),
+        match level {
+            Some(l) => format!(
+                "{:.2} MB gzip level {l} (x{:.1})",
+                payloads.wire_bytes() as f64 / 1e6,
+                payloads.compression_ratio()
+            ),
+            None => "sent uncompressed".to_owned(),
+        },
+        args.connections,
+        args.target,
+        if opts.api_key.is_none() { " (no API key)" } else { "" },
+    );
+    let avg_event_bytes = payloads.avg_event_bytes();
+    let compression_ratio = payloads.compression_ratio();
+
+    let job = HttpJob {
+        target,
+        path: LOGS_PATH,
+        content_type: "application/json",
+        content_encoding: gzip.then_some("gzip"),
+        source: Source::Cycle {
+            set: payloads,
+            limit: args.events,
+        },
+        unit: "events",
+    };
+    let out = drive(job, opts).await?;
+    let elapsed = out.elapsed_secs;
+    Ok(Summary {
+        events_sent: out.items_sent,
+        events_acked: out.items_acked,
+        requests_ok: out.requests_ok,
+        requests_failed: out.requests_failed,
+        errors_by_status: out.errors_by_status,
+        elapsed_secs: elapsed,
+        events_per_sec: out.items_acked as f64 / elapsed,
+        mb_per_sec: out.raw_bytes_acked as f64 / elapsed / 1e6,
+        wire_mb_per_sec: out.wire_bytes_acked as f64 / elapsed / 1e6,
+        latency_ms_p50: out.latency_ms_p50,
+        latency_ms_p99: out.latency_ms_p99,
+        latency_ms_max: out.latency_ms_max,
+        avg_event_bytes,
+        compression_ratio,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::read::GzDecoder;
-    use hyper::body::Incoming;
-    use hyper::service::service_fn;
-    use hyper::{Response, StatusCode};
-    use std::convert::Infallible;
-    use std::io::Read as _;
-    use tokio::net::TcpListener;
-
-    /// What the test server saw.
-    #[derive(Debug, Default)]
-    struct Seen {
-        requests: AtomicU64,
-        /// Events per request body, in arrival order.
-        batches: Mutex<Vec<usize>>,
-        bad: Mutex<Vec<String>>,
-    }
-
-    /// A tiny intake: 202 `{}` to everything, 503 to every 10th request.
-    /// Checks the path, headers and that the body is a JSON array.
-    async fn serve(seen: Arc<Seen>, expect_gzip: bool) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let seen = Arc::clone(&seen);
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<Incoming>| {
-                        let seen = Arc::clone(&seen);
-                        async move { Ok::<_, Infallible>(handle(req, &seen, expect_gzip).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        format!("http://{addr}")
-    }
-
-    async fn handle(
-        req: Request<Incoming>,
-        seen: &Seen,
-        expect_gzip: bool,
-    ) -> Response<Full<Bytes>> {
-        let mut problems = Vec::new();
-        if req.uri().path() != "/api/v2/logs" || req.method() != Method::POST {
-            problems.push(format!("{} {}", req.method(), req.uri()));
-        }
-        let h = req.headers();
-        if h.get("dd-api-key").and_then(|v| v.to_str().ok()) != Some("test-key") {
-            problems.push("missing DD-API-KEY".into());
-        }
-        if h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some("application/json") {
-            problems.push("content-type".into());
-        }
-        let gzip = h.get(CONTENT_ENCODING).is_some_and(|v| v == "gzip");
-        if gzip != expect_gzip {
-            problems.push(format!("content-encoding gzip={gzip}"));
-        }
-        let body = req.into_body().collect().await.unwrap().to_bytes();
-        let raw = if gzip {
-            let mut out = Vec::new();
-            GzDecoder::new(&body[..]).read_to_end(&mut out).unwrap();
-            out
-        } else {
-            body.to_vec()
-        };
-        match serde_json::from_slice::<Vec<serde_json::Value>>(&raw) {
-            Ok(events) => seen.batches.lock().unwrap().push(events.len()),
-            Err(e) => problems.push(format!("body: {e}")),
-        }
-        seen.bad.lock().unwrap().extend(problems);
-        let n = seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        let (status, body) = match n % 10 {
-            0 => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"errors":["Service Unavailable"]}"#,
-            ),
-            _ => (StatusCode::ACCEPTED, "{}"),
-        };
-        let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-        *resp.status_mut() = status;
-        resp
-    }
-
-    fn args(target: String) -> LoadgenArgs {
-        LoadgenArgs {
-            target,
-            api_key: Some("test-key".into()),
-            connections: 2,
-            payloads: 4,
-            ..LoadgenArgs::default()
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn run_counts_acks_and_503s() {
-        let seen = Arc::new(Seen::default());
-        let target = serve(Arc::clone(&seen), true).await;
-        let s = run(&LoadgenArgs {
-            events: Some(20_000),
-            ..args(target)
-        })
-        .await
-        .unwrap();
-
-        assert!(
-            seen.bad.lock().unwrap().is_empty(),
-            "{:?}",
-            seen.bad.lock().unwrap()
-        );
-        assert_eq!(seen.requests.load(Ordering::SeqCst), 20);
-        assert_eq!(s.requests_ok + s.requests_failed, 20, "{s:?}");
-        assert_eq!(s.requests_failed, 2, "{s:?}");
-        assert_eq!(s.errors_by_status.get("503"), Some(&2), "{s:?}");
-        assert_eq!(s.errors_by_status.values().sum::<u64>(), s.requests_failed);
-        assert_eq!(s.events_sent, 20_000);
-        assert_eq!(s.events_acked, 1000 * s.requests_ok);
-        assert!(seen.batches.lock().unwrap().iter().all(|&n| n == 1000));
-        assert!(
-            s.events_per_sec > 0.0 && s.mb_per_sec > s.wire_mb_per_sec,
-            "{s:?}"
-        );
-        assert!(
-            s.latency_ms_p50 > 0.0 && s.latency_ms_p50 <= s.latency_ms_p99,
-            "{s:?}"
-        );
-        assert!(s.latency_ms_p99 <= s.latency_ms_max * 1.01, "{s:?}");
-        assert!(s.compression_ratio > 3.0, "{s:?}");
-        assert!((200.0..=450.0).contains(&s.avg_event_bytes), "{s:?}");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn run_hits_events_exactly_without_gzip() {
-        let seen = Arc::new(Seen::default());
-        let target = serve(Arc::clone(&seen), false).await;
-        let s = run(&LoadgenArgs {
-            events: Some(2_500),
-            no_gzip: true,
-            ..args(target)
-        })
-        .await
-        .unwrap();
-        assert!(
-            seen.bad.lock().unwrap().is_empty(),
-            "{:?}",
-            seen.bad.lock().unwrap()
-        );
-        let mut batches = seen.batches.lock().unwrap().clone();
-        batches.sort_unstable();
-        assert_eq!(batches, [500, 1000, 1000]);
-        assert_eq!(s.events_sent, 2_500);
-        assert_eq!(s.events_acked, 2_500);
-        assert_eq!(s.requests_ok, 3);
-        assert!(s.errors_by_status.is_empty());
-        assert_eq!(s.compression_ratio, 1.0);
-        assert!((s.mb_per_sec - s.wire_mb_per_sec).abs() < 1e-9);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn run_paces_to_rate_for_duration() {
-        let seen = Arc::new(Seen::default());
-        let target = serve(Arc::clone(&seen), true).await;
-        // 10k events/s in batches of 500 = one request every 50 ms: about
-        // 12 requests in 0.6 s.
-        let s = run(&LoadgenArgs {
-            duration: Some(0.6),
-            rate: Some(10_000.0),
-            batch_size: 500,
-            ..args(target)
-        })
-        .await
-        .unwrap();
-        let requests = s.requests_ok + s.requests_failed;
-        assert!((6..=14).contains(&requests), "{s:?}");
-        assert_eq!(s.events_sent, 500 * requests);
-        assert!(s.elapsed_secs >= 0.5 && s.elapsed_secs < 3.0, "{s:?}");
-    }
-
-    #[tokio::test]
-    async fn run_fails_fast_when_nothing_listens() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
-        let err = run(&LoadgenArgs {
-            payloads: 1,
-            batch_size: 10,
-            ..args(format!("http://{addr}"))
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(err, LoadgenError::Connect { .. }), "{err}");
-    }
-
-    #[tokio::test]
-    async fn run_rejects_bad_arguments() {
-        let base = args("http://127.0.0.1:9".into());
-        for bad in [
-            LoadgenArgs {
-                connections: 0,
-                ..base.clone()
-            },
-            LoadgenArgs {
-                batch_size: 0,
-                ..base.clone()
-            },
-            LoadgenArgs {
-                duration: Some(-1.0),
-                ..base.clone()
-            },
-            LoadgenArgs {
-                rate: Some(0.0),
-                ..base.clone()
-            },
-            LoadgenArgs {
-                events: Some(0),
-                ..base.clone()
-            },
-        ] {
-            let err = run(&bad).await.unwrap_err();
-            assert!(matches!(err, LoadgenError::InvalidArgs { .. }), "{err}");
-        }
-        for target in [
-            "https://example.com",
-            "127.0.0.1:7600",
-            "ftp://x",
-            "http://",
-        ] {
-            let err = run(&args(target.into())).await.unwrap_err();
-            assert!(
-                matches!(err, LoadgenError::InvalidTarget { .. }),
-                "{target}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn targets_resolve_to_the_logs_path() {
-        let t = parse_target("http://127.0.0.1:7600").unwrap();
-        assert_eq!(t.addr, "127.0.0.1:7600");
-        assert_eq!(t.host, "127.0.0.1:7600");
-        assert_eq!(t.path, "/api/v2/logs");
-        let t = parse_target("http://logs.internal/strata/").unwrap();
-        assert_eq!(t.addr, "logs.internal:80");
-        assert_eq!(t.host, "logs.internal");
-        assert_eq!(t.path, "/strata/api/v2/logs");
-        let t = parse_target("http://[::1]:8080/api/v2/logs").unwrap();
-        assert_eq!(t.addr, "[::1]:8080");
-        assert_eq!(t.path, "/api/v2/logs");
-    }
-
-    #[tokio::test]
-    async fn pacer_spaces_requests() {
-        let p = Pacer {
-            secs_per_event: 1e-3,
-            next: Mutex::new(None),
-        };
-        let a = p.reserve(100);
-        let b = p.reserve(100);
-        let c = p.reserve(50);
-        assert_eq!(b - a, Duration::from_millis(100));
-        assert_eq!(c - b, Duration::from_millis(100));
-    }
-}
+mod tests;
