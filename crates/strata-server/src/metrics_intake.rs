@@ -16,7 +16,7 @@ use serde_json::Value;
 use strata_ingest::{
     decode_check_runs, decode_distribution_points, decode_events_v1, decode_series_v1,
     decode_series_v2_json, decode_series_v2_protobuf, decode_sketches_protobuf, decompress,
-    event_response_json, DecodedMetrics, Encoding, IngestError, MetricsLimits,
+    event_response_json, DecodedMetrics, DroppedPoints, Encoding, IngestError, MetricsLimits,
 };
 use strata_types::Event;
 
@@ -35,9 +35,16 @@ const V2_RAW: u64 = 5_242_880;
 const V1_WIRE: u64 = 3_200_000;
 const V1_RAW: u64 = 62_914_560;
 
-/// What a route stores.
+/// What a route decodes to.
 enum Stored {
     Metrics(DecodedMetrics),
+    Events(Vec<Event>),
+}
+
+/// What a route stores, ready for the commit callback.
+enum Prepared {
+    /// The chunk, the dropped points, the points kept.
+    Metrics(strata_tsdb::PreparedChunk, DroppedPoints, usize),
     Events(Vec<Event>),
 }
 
@@ -242,6 +249,7 @@ async fn ingest(
     let limits = limits(state);
     let now_s = now_secs() as i64;
     let (raw_limit, decode) = (route.raw_limit, route.decode);
+    let tsdb = Arc::clone(&core.tsdb);
     let permit = state
         .decode_permits
         .acquire()
@@ -250,20 +258,31 @@ async fn ingest(
     let decoded = tokio::task::spawn_blocking(move || {
         let raw = decompress(&wire, encoding, raw_limit as usize)?;
         let stored = decode(&raw, now_s, &limits, protobuf)?;
-        let payload = match &stored {
-            Stored::Metrics(m) => strata_metrics::codec::encode(&tenant, &m.batch),
-            Stored::Events(events) => strata_types::batch::encode(&tenant, events),
+        let (payload, prepared) = match stored {
+            Stored::Metrics(m) => {
+                let payload = strata_metrics::codec::encode(&tenant, &m.batch);
+                let dropped = m.dropped;
+                let points = m.batch.point_count();
+                // The memtable chunk is built here, on the decode pool,
+                // so the WAL's commit callback only links it in.
+                let chunk = tsdb.prepare(&tenant, m.batch);
+                (payload, Prepared::Metrics(chunk, dropped, points))
+            }
+            Stored::Events(events) => {
+                let payload = strata_types::batch::encode(&tenant, &events);
+                (payload, Prepared::Events(events))
+            }
         };
-        Ok::<_, IngestError>((raw.len() as u64, stored, payload))
+        Ok::<_, IngestError>((raw.len() as u64, prepared, payload))
     })
     .await
     .map_err(|e| unavailable("internal", format!("decoder failed: {e}")))?;
     drop(permit);
     let (raw_len, stored, payload) = decoded.map_err(ingest_error)?;
     let (count, item, source) = match stored {
-        Stored::Metrics(decoded) => {
-            record_dropped(state, &decoded);
-            let count = decoded.batch.point_count() as u64;
+        Prepared::Metrics(chunk, dropped, points) => {
+            record_dropped(state, &dropped);
+            let count = points as u64;
             if count == 0 {
                 let (status, body) = (route.success)(&[], 0);
                 return Ok((status, Json(body)));
@@ -271,13 +290,13 @@ async fn ingest(
             let item = Committed {
                 tenant: auth.tenant.clone(),
                 events: Vec::new(),
-                metrics: Some(decoded.batch),
+                metrics: Some(chunk),
                 heap_bytes: 0,
                 reservation: None,
             };
             (count, item, "datadog_metrics")
         }
-        Stored::Events(events) => {
+        Prepared::Events(events) => {
             let heap_bytes = events.iter().map(|e| e.heap_size() as u64).sum();
             let item = Committed {
                 tenant: auth.tenant.clone(),
@@ -340,8 +359,8 @@ async fn ingest(
     Ok((status, Json(body)))
 }
 
-fn record_dropped(state: &AppState, decoded: &DecodedMetrics) {
-    let d = decoded.dropped;
+fn record_dropped(state: &AppState, dropped: &DroppedPoints) {
+    let d = *dropped;
     for (reason, n) in [
         ("too_old", d.too_old),
         ("too_new", d.too_new),

@@ -168,8 +168,9 @@ pub(crate) fn now_secs() -> f64 {
 pub(crate) struct Committed {
     pub(crate) tenant: String,
     pub(crate) events: Vec<Event>,
-    /// A metrics record's points (then `events` is empty).
-    pub(crate) metrics: Option<strata_metrics::MetricBatch>,
+    /// A metrics record's points, already in memtable form (then `events`
+    /// is empty).
+    pub(crate) metrics: Option<strata_tsdb::PreparedChunk>,
     pub(crate) heap_bytes: u64,
     pub(crate) reservation: Option<crate::intake::Reservation>,
 }
@@ -468,8 +469,8 @@ fn recover(
             max_group_bytes: config.wal.max_group_bytes as usize,
         },
         move |seq, item: Committed| {
-            if let Some(batch) = item.metrics {
-                commit_tsdb.apply(seq, &item.tenant, batch);
+            if let Some(chunk) = item.metrics {
+                commit_tsdb.apply_prepared(seq, &item.tenant, chunk);
                 // Lets the logs index's safe WAL sequence move past it.
                 commit_index.apply_measured(seq, &item.tenant, Vec::new(), 0);
                 drop(item.reservation);

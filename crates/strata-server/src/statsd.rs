@@ -207,10 +207,14 @@ impl Worker {
         }
         let points = batch.point_count() as u64;
         let payload = strata_metrics::codec::encode(&self.tenant, &batch);
+        let Some(core) = self.state.core.get() else {
+            return;
+        };
+        let chunk = core.tsdb.prepare(&self.tenant, batch);
         let item = Committed {
             tenant: self.tenant.clone(),
             events: Vec::new(),
-            metrics: Some(batch),
+            metrics: Some(chunk),
             heap_bytes: 0,
             reservation: None,
         };

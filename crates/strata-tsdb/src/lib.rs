@@ -22,7 +22,7 @@ mod store;
 
 pub use memtable::MetricChunk;
 pub use scan::{ScanRequest, Summary, Visitor};
-pub use store::{segment_path, FlushStats, Snapshot, Tsdb, TsdbConfig};
+pub use store::{segment_path, FlushStats, PreparedChunk, Snapshot, Tsdb, TsdbConfig};
 
 /// Metrics store errors.
 #[derive(Debug, thiserror::Error)]

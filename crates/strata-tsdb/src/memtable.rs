@@ -12,6 +12,11 @@ use crate::segment::{Row, SeriesInfo};
 /// Bytes charged per point on top of the series it belongs to.
 const POINT_BYTES: u64 = 24;
 
+/// Bytes charged for a series the tenant's registry did not hold yet.
+pub(crate) fn series_bytes(info: &SeriesInfo) -> u64 {
+    (info.key.heap_size() + info.tags_json.len() + 96) as u64
+}
+
 /// One WAL record's points, in columnar form.
 #[derive(Debug)]
 pub struct MetricChunk {
@@ -31,15 +36,22 @@ pub struct MetricChunk {
 
 impl MetricChunk {
     /// Builds a chunk from a decoded batch. Series repeated inside the batch
-    /// share one entry.
-    pub fn new(seq: u64, batch: MetricBatch) -> MetricChunk {
+    /// share one entry; `intern` turns a new series into the shared
+    /// `Arc` of the tenant's registry and says how many bytes it added
+    /// (0 when the registry held it already).
+    pub(crate) fn build(
+        seq: u64,
+        batch: MetricBatch,
+        intern: &mut dyn FnMut(SeriesInfo) -> (Arc<SeriesInfo>, u64),
+    ) -> MetricChunk {
         let mut index: FxHashMap<u64, u32> = FxHashMap::default();
         let mut series: Vec<Arc<SeriesInfo>> = Vec::new();
         let mut bytes = 0u64;
         let mut slot = |info: SeriesInfo, bytes: &mut u64| -> u32 {
             *index.entry(info.id).or_insert_with(|| {
-                *bytes += (info.key.heap_size() + info.tags_json.len() + 96) as u64;
-                series.push(Arc::new(info));
+                let (shared, added) = intern(info);
+                *bytes += added + 8;
+                series.push(shared);
                 (series.len() - 1) as u32
             })
         };

@@ -151,16 +151,23 @@ pub struct Row<'a> {
     pub sketch: Option<&'a Sketch>,
 }
 
-/// Sorts rows in segment order: metric, series id, timestamp.
+/// Sorts rows in segment order: metric, series id, timestamp. The
+/// (metric, id) order of the distinct series is computed once; rows then
+/// sort by an integer rank and the timestamp.
 pub fn sort_rows(rows: &mut [Row<'_>]) {
-    rows.sort_by(|a, b| {
-        a.series
-            .key
-            .metric
-            .cmp(&b.series.key.metric)
-            .then(a.series.id.cmp(&b.series.id))
-            .then(a.ts_s.cmp(&b.ts_s))
-    });
+    let mut ranks: rustc_hash::FxHashMap<u64, u32> = rustc_hash::FxHashMap::default();
+    let mut distinct: Vec<(&str, u64)> = Vec::new();
+    for row in rows.iter() {
+        ranks.entry(row.series.id).or_insert_with(|| {
+            distinct.push((row.series.key.metric.as_str(), row.series.id));
+            0
+        });
+    }
+    distinct.sort_unstable();
+    for (rank, (_, id)) in distinct.iter().enumerate() {
+        ranks.insert(*id, rank as u32);
+    }
+    rows.sort_unstable_by_key(|r| (ranks[&r.series.id], r.ts_s));
 }
 
 /// Encodes sorted rows as a segment file.

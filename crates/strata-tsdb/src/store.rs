@@ -7,13 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use rustc_hash::FxHashMap;
 use strata_metastore::{Metastore, MetastoreError, SegmentRecord, Stream};
 use strata_metrics::MetricBatch;
 use strata_storage::SegmentStore;
 use strata_types::{hour_bucket, TenantId};
 
-use crate::memtable::{MemTable, MetricChunk};
-use crate::segment::{self, Row};
+use crate::memtable::{series_bytes, MemTable, MetricChunk};
+use crate::segment::{self, Row, SeriesInfo};
 use crate::TsdbError;
 
 /// Flush and layout settings.
@@ -89,6 +90,27 @@ pub struct Tsdb {
     state: Mutex<State>,
     flush_lock: tokio::sync::Mutex<()>,
     footers: Mutex<HashMap<String, Arc<ArrowReaderMetadata>>>,
+    /// Per tenant, the series of its memtables, shared by every chunk that
+    /// holds points of them (a series is allocated once, not per request).
+    /// Entries no chunk uses any more are dropped after each flush.
+    registry: Mutex<HashMap<TenantId, FxHashMap<u64, Arc<SeriesInfo>>>>,
+}
+
+/// A batch turned into a memtable chunk away from the WAL's writer thread
+/// ([`Tsdb::prepare`]); [`Tsdb::apply_prepared`] adds it once committed.
+#[derive(Debug)]
+pub struct PreparedChunk(MetricChunk);
+
+impl PreparedChunk {
+    /// Points in the chunk.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it holds no point.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -113,6 +135,7 @@ impl Tsdb {
             state: Mutex::new(State::default()),
             flush_lock: tokio::sync::Mutex::new(()),
             footers: Mutex::new(HashMap::new()),
+            registry: Mutex::new(HashMap::new()),
         }
     }
 
@@ -144,20 +167,54 @@ impl Tsdb {
         }
     }
 
-    /// Applies one committed WAL record's points to the tenant's memtable.
+    /// Applies one committed WAL record's points to the tenant's memtable
+    /// ([`Tsdb::prepare`] then [`Tsdb::apply_prepared`]).
     pub fn apply(&self, seq: u64, tenant: &str, batch: MetricBatch) {
+        let prepared = self.prepare(tenant, batch);
+        self.apply_prepared(seq, tenant, prepared);
+    }
+
+    /// Builds the memtable chunk of a batch, sharing the tenant's known
+    /// series. Call it where the batch is decoded (any thread): the WAL's
+    /// commit callback then only links the chunk in.
+    pub fn prepare(&self, tenant: &str, batch: MetricBatch) -> PreparedChunk {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let known = registry.entry(tenant.to_string()).or_default();
+        let mut intern = |info: SeriesInfo| match known.get(&info.id) {
+            Some(shared) if **shared == info => (Arc::clone(shared), 0),
+            _ => {
+                let bytes = series_bytes(&info);
+                let shared = Arc::new(info);
+                known.insert(shared.id, Arc::clone(&shared));
+                (shared, bytes)
+            }
+        };
+        PreparedChunk(MetricChunk::build(0, batch, &mut intern))
+    }
+
+    /// Adds a prepared chunk as the committed WAL record `seq`.
+    pub fn apply_prepared(&self, seq: u64, tenant: &str, prepared: PreparedChunk) {
         let mut state = self.lock();
         state.last_applied = state.last_applied.max(seq);
-        if batch.is_empty() {
+        let mut chunk = prepared.0;
+        if chunk.is_empty() {
             return;
         }
-        let chunk = Arc::new(MetricChunk::new(seq, batch));
+        chunk.seq = seq;
         state
             .tenants
             .entry(tenant.to_string())
             .or_default()
             .active
-            .push(chunk);
+            .push(Arc::new(chunk));
+    }
+
+    /// Drops the registry's series that no memtable chunk holds any more.
+    fn forget_unused_series(&self, tenant: &str) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = registry.get_mut(tenant) {
+            known.retain(|_, series| Arc::strong_count(series) > 1);
+        }
     }
 
     /// Notes a WAL record that holds no metrics (a log batch), so that
@@ -398,11 +455,14 @@ impl Tsdb {
             }
             tracing::warn!(tenant, %error, "metrics registration reported an error but committed");
         }
-        let mut state = self.lock();
-        if let Some(table) = state.tenants.get_mut(tenant) {
-            table.frozen = None;
-            table.catalog.extend(records.into_iter().map(Arc::new));
+        {
+            let mut state = self.lock();
+            if let Some(table) = state.tenants.get_mut(tenant) {
+                table.frozen = None;
+                table.catalog.extend(records.into_iter().map(Arc::new));
+            }
         }
+        self.forget_unused_series(tenant);
         Ok(stats)
     }
 
