@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
-use strata_metrics::{MetricBatch, Sketch};
+use strata_metrics::{MetricBatch, MetricType, SeriesKey, Sketch};
 
 use crate::segment::{Row, SeriesInfo};
 
@@ -15,6 +15,19 @@ const POINT_BYTES: u64 = 24;
 /// Bytes charged for a series the tenant's registry did not hold yet.
 pub(crate) fn series_bytes(info: &SeriesInfo) -> u64 {
     (info.key.heap_size() + info.tags_json.len() + 96) as u64
+}
+
+/// Turns a series into the shared `Arc` of the tenant's registry, and says
+/// how many bytes that added (0 when the registry held it already).
+pub(crate) trait Intern {
+    fn intern(
+        &mut self,
+        id: u64,
+        key: SeriesKey,
+        kind: MetricType,
+        interval_s: u32,
+        unit: String,
+    ) -> (Arc<SeriesInfo>, u64);
 }
 
 /// One WAL record's points, in columnar form.
@@ -39,17 +52,14 @@ impl MetricChunk {
     /// share one entry; `intern` turns a new series into the shared
     /// `Arc` of the tenant's registry and says how many bytes it added
     /// (0 when the registry held it already).
-    pub(crate) fn build(
-        seq: u64,
-        batch: MetricBatch,
-        intern: &mut dyn FnMut(SeriesInfo) -> (Arc<SeriesInfo>, u64),
-    ) -> MetricChunk {
+    pub(crate) fn build(seq: u64, batch: MetricBatch, intern: &mut dyn Intern) -> MetricChunk {
         let mut index: FxHashMap<u64, u32> = FxHashMap::default();
         let mut series: Vec<Arc<SeriesInfo>> = Vec::new();
         let mut bytes = 0u64;
-        let mut slot = |info: SeriesInfo, bytes: &mut u64| -> u32 {
-            *index.entry(info.id).or_insert_with(|| {
-                let (shared, added) = intern(info);
+        let mut slot = |key: SeriesKey, kind, interval_s, unit: String, bytes: &mut u64| -> u32 {
+            let id = key.id();
+            *index.entry(id).or_insert_with(|| {
+                let (shared, added) = intern.intern(id, key, kind, interval_s, unit);
                 *bytes += added + 8;
                 series.push(shared);
                 (series.len() - 1) as u32
@@ -58,10 +68,7 @@ impl MetricChunk {
         let mut points = Vec::with_capacity(batch.series.iter().map(|s| s.points.len()).sum());
         let mut range = (i64::MAX, i64::MIN);
         for s in batch.series {
-            let i = slot(
-                SeriesInfo::new(s.key, s.kind, s.interval_s, s.unit),
-                &mut bytes,
-            );
+            let i = slot(s.key, s.kind, s.interval_s, s.unit, &mut bytes);
             for p in s.points {
                 range = (range.0.min(p.ts_s), range.1.max(p.ts_s));
                 points.push((i, p.ts_s, p.value));
@@ -69,13 +76,8 @@ impl MetricChunk {
         }
         let mut sketches = Vec::new();
         for s in batch.sketches {
-            let info = SeriesInfo::new(
-                s.key,
-                strata_metrics::MetricType::Distribution,
-                0,
-                String::new(),
-            );
-            let i = slot(info, &mut bytes);
+            let kind = MetricType::Distribution;
+            let i = slot(s.key, kind, 0, String::new(), &mut bytes);
             for (ts, sketch) in s.points {
                 range = (range.0.min(ts), range.1.max(ts));
                 bytes += 64 + sketch.bins.len() as u64 * 8;

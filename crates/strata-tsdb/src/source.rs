@@ -47,6 +47,7 @@ impl SeriesSource for TsdbSource {
         let mut folder = Folder {
             request,
             series: FxHashMap::default(),
+            last: None,
             out: Vec::new(),
         };
         let interval = request.interval_s.max(1);
@@ -79,6 +80,8 @@ struct Folder<'r, 'a> {
     request: &'r FetchRequest<'a>,
     /// Series id → index in `out`.
     series: FxHashMap<u64, usize>,
+    /// The last series seen and its index.
+    last: Option<(u64, usize)>,
     out: Vec<FetchedSeries>,
 }
 
@@ -125,20 +128,25 @@ impl Folder<'_, '_> {
         };
         let buckets = self.request.buckets;
         let want_sketches = self.request.sketches;
-        let index = *self.series.entry(series.id).or_insert_with(|| {
-            self.out.push(FetchedSeries {
-                key: series.key.clone(),
-                kind: series.kind,
-                interval_s: series.interval_s,
-                buckets: vec![None; buckets],
-                sketches: if want_sketches {
-                    vec![None; buckets]
-                } else {
-                    Vec::new()
-                },
-            });
-            self.out.len() - 1
-        });
+        // Points of one series arrive in runs: skip the map for repeats.
+        let index = match self.last {
+            Some((id, index)) if id == series.id => index,
+            _ => *self.series.entry(series.id).or_insert_with(|| {
+                self.out.push(FetchedSeries {
+                    key: series.key.clone(),
+                    kind: series.kind,
+                    interval_s: series.interval_s,
+                    buckets: vec![None; buckets],
+                    sketches: if want_sketches {
+                        vec![None; buckets]
+                    } else {
+                        Vec::new()
+                    },
+                });
+                self.out.len() - 1
+            }),
+        };
+        self.last = Some((series.id, index));
         let out = &mut self.out[index];
         if let Some(summary) = summary {
             match &mut out.buckets[bucket] {

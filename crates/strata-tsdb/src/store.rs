@@ -13,7 +13,7 @@ use strata_metrics::MetricBatch;
 use strata_storage::SegmentStore;
 use strata_types::{hour_bucket, TenantId};
 
-use crate::memtable::{series_bytes, MemTable, MetricChunk};
+use crate::memtable::{series_bytes, Intern, MemTable, MetricChunk};
 use crate::segment::{self, Row, SeriesInfo};
 use crate::TsdbError;
 
@@ -94,6 +94,37 @@ pub struct Tsdb {
     /// holds points of them (a series is allocated once, not per request).
     /// Entries no chunk uses any more are dropped after each flush.
     registry: Mutex<HashMap<TenantId, FxHashMap<u64, Arc<SeriesInfo>>>>,
+}
+
+/// One tenant's known series, for [`MetricChunk::build`].
+struct Registry<'a>(&'a mut FxHashMap<u64, Arc<SeriesInfo>>);
+
+impl Intern for Registry<'_> {
+    fn intern(
+        &mut self,
+        id: u64,
+        key: strata_metrics::SeriesKey,
+        kind: strata_metrics::MetricType,
+        interval_s: u32,
+        unit: String,
+    ) -> (Arc<SeriesInfo>, u64) {
+        // Known series are compared field by field, without building a new
+        // `SeriesInfo` (its tags JSON) for every point of every request.
+        if let Some(shared) = self.0.get(&id) {
+            if shared.key == key
+                && shared.kind == kind
+                && shared.interval_s == interval_s
+                && shared.unit == unit
+            {
+                return (Arc::clone(shared), 0);
+            }
+        }
+        let info = SeriesInfo::new(key, kind, interval_s, unit);
+        let bytes = series_bytes(&info);
+        let shared = Arc::new(info);
+        self.0.insert(id, Arc::clone(&shared));
+        (shared, bytes)
+    }
 }
 
 /// A batch turned into a memtable chunk away from the WAL's writer thread
@@ -180,16 +211,7 @@ impl Tsdb {
     pub fn prepare(&self, tenant: &str, batch: MetricBatch) -> PreparedChunk {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         let known = registry.entry(tenant.to_string()).or_default();
-        let mut intern = |info: SeriesInfo| match known.get(&info.id) {
-            Some(shared) if **shared == info => (Arc::clone(shared), 0),
-            _ => {
-                let bytes = series_bytes(&info);
-                let shared = Arc::new(info);
-                known.insert(shared.id, Arc::clone(&shared));
-                (shared, bytes)
-            }
-        };
-        PreparedChunk(MetricChunk::build(0, batch, &mut intern))
+        PreparedChunk(MetricChunk::build(0, batch, &mut Registry(known)))
     }
 
     /// Adds a prepared chunk as the committed WAL record `seq`.
