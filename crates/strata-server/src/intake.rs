@@ -20,6 +20,7 @@ use strata_metastore::KeyKind;
 use strata_wal::WalError;
 
 use crate::error::ApiError;
+use crate::metrics_intake::{self as mi, route as metrics_route};
 use crate::state::{now_secs, AppState, Committed, Core};
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -29,15 +30,21 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/input", post(logs_v1))
         .route("/v1/input/{key}", post(logs_v1_key))
         .route("/api/v1/validate", get(validate))
-        .route("/api/v2/series", post(crate::metrics_intake::series_v2))
-        .route("/api/v1/series", post(crate::metrics_intake::series_v1))
+        .route("/api/v2/series", post(metrics_route::<{ mi::SERIES_V2 }>))
+        .route("/api/v1/series", post(metrics_route::<{ mi::SERIES_V1 }>))
         .route(
             "/api/v1/distribution_points",
-            post(crate::metrics_intake::distribution_points),
+            post(metrics_route::<{ mi::DISTRIBUTION_POINTS }>),
         )
-        .route("/api/beta/sketches", post(crate::metrics_intake::sketches))
-        .route("/api/v1/check_run", post(crate::metrics_intake::check_run))
-        .route("/api/v1/events", post(crate::metrics_intake::events))
+        .route(
+            "/api/beta/sketches",
+            post(metrics_route::<{ mi::SKETCHES }>),
+        )
+        .route(
+            "/api/v1/check_run",
+            post(metrics_route::<{ mi::CHECK_RUN }>),
+        )
+        .route("/api/v1/events", post(metrics_route::<{ mi::EVENTS }>))
         .route("/api/v1/query", get(crate::metrics_query::query))
         .route("/api/v1/metrics", get(crate::metrics_query::list_metrics))
         .route(

@@ -65,118 +65,102 @@ fn ok_status(_: &[Event], _: u64) -> (StatusCode, Value) {
     (StatusCode::ACCEPTED, serde_json::json!({"status": "ok"}))
 }
 
+fn series_v2_decode(
+    raw: &[u8],
+    now: i64,
+    limits: &MetricsLimits,
+    protobuf: bool,
+) -> Result<Stored, IngestError> {
+    if protobuf {
+        metrics(decode_series_v2_protobuf(raw, now, limits))
+    } else {
+        metrics(decode_series_v2_json(raw, now, limits))
+    }
+}
+
+fn event_reply(events: &[Event], seq: u64) -> (StatusCode, Value) {
+    match events.first() {
+        // The id is the event's WAL position: unique, and stable across restarts.
+        Some(event) => (StatusCode::ACCEPTED, event_response_json(event, seq << 16)),
+        None => (StatusCode::ACCEPTED, serde_json::json!({"status": "ok"})),
+    }
+}
+
+// The routes, indexed by [`route`]'s const parameter (see `intake::router`).
+
 /// `POST /api/v2/series`: protobuf `MetricPayload` (the Agent) or JSON.
-pub(crate) async fn series_v2(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let route = Route {
+pub(crate) const SERIES_V2: usize = 0;
+/// `POST /api/v1/series` (`application/json` or `text/json`).
+pub(crate) const SERIES_V1: usize = 1;
+/// `POST /api/v1/distribution_points`.
+pub(crate) const DISTRIBUTION_POINTS: usize = 2;
+/// `POST /api/beta/sketches`: protobuf `SketchPayload` (the Agent).
+pub(crate) const SKETCHES: usize = 3;
+/// `POST /api/v1/check_run`: service checks, stored as events.
+pub(crate) const CHECK_RUN: usize = 4;
+/// `POST /api/v1/events`: one event, searchable as `source:event`.
+pub(crate) const EVENTS: usize = 5;
+
+const ROUTES: [Route; 6] = [
+    Route {
         label: "/api/v2/series",
         wire_limit: V2_WIRE,
         raw_limit: V2_RAW,
-        decode: |raw, now, limits, protobuf| {
-            if protobuf {
-                metrics(decode_series_v2_protobuf(raw, now, limits))
-            } else {
-                metrics(decode_series_v2_json(raw, now, limits))
-            }
-        },
+        decode: series_v2_decode,
         success: |_, _| (StatusCode::ACCEPTED, serde_json::json!({"errors": []})),
-    };
-    handle(state, route, headers, body).await
-}
-
-/// `POST /api/v1/series` (`application/json` or `text/json`).
-pub(crate) async fn series_v1(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let route = Route {
+    },
+    Route {
         label: "/api/v1/series",
         wire_limit: V1_WIRE,
         raw_limit: V1_RAW,
         decode: |raw, now, limits, _| metrics(decode_series_v1(raw, now, limits)),
         success: ok_status,
-    };
-    handle(state, route, headers, body).await
-}
-
-/// `POST /api/v1/distribution_points`.
-pub(crate) async fn distribution_points(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let route = Route {
+    },
+    Route {
         label: "/api/v1/distribution_points",
         wire_limit: V1_WIRE,
         raw_limit: V1_RAW,
         decode: |raw, now, limits, _| metrics(decode_distribution_points(raw, now, limits)),
         success: ok_status,
-    };
-    handle(state, route, headers, body).await
-}
-
-/// `POST /api/beta/sketches`: protobuf `SketchPayload` (the Agent).
-pub(crate) async fn sketches(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let route = Route {
+    },
+    Route {
         label: "/api/beta/sketches",
         wire_limit: V2_WIRE,
         raw_limit: V2_RAW,
         decode: |raw, now, limits, _| metrics(decode_sketches_protobuf(raw, now, limits)),
         success: |_, _| (StatusCode::ACCEPTED, serde_json::json!({})),
-    };
-    handle(state, route, headers, body).await
-}
-
-/// `POST /api/v1/check_run`: service checks, stored as events.
-pub(crate) async fn check_run(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let route = Route {
+    },
+    Route {
         label: "/api/v1/check_run",
         wire_limit: V1_WIRE,
         raw_limit: V1_RAW,
         decode: |raw, now, _, _| decode_check_runs(raw, now).map(Stored::Events),
         success: ok_status,
-    };
-    handle(state, route, headers, body).await
-}
-
-/// `POST /api/v1/events`: one event, searchable as `source:event`.
-pub(crate) async fn events(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let route = Route {
+    },
+    Route {
         label: "/api/v1/events",
         wire_limit: V1_WIRE,
         raw_limit: V1_RAW,
         decode: |raw, now, _, _| decode_events_v1(raw, now).map(|e| Stored::Events(vec![e])),
-        success: |events, seq| match events.first() {
-            // The id is the event's WAL position: unique, and stable across restarts.
-            Some(event) => (StatusCode::ACCEPTED, event_response_json(event, seq << 16)),
-            None => (StatusCode::ACCEPTED, serde_json::json!({"status": "ok"})),
-        },
-    };
-    handle(state, route, headers, body).await
+        success: event_reply,
+    },
+];
+
+/// The handler of route `R` (one of the constants above).
+pub(crate) async fn route<const R: usize>(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, &ROUTES[R], headers, body).await
 }
 
 /// `strata_metric_points_dropped_total` plus the request counters, around [`ingest`].
-async fn handle(state: Arc<AppState>, route: Route, headers: HeaderMap, body: Body) -> Response {
+async fn handle(state: Arc<AppState>, route: &Route, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let mut body = Some(body);
     let label = route.label;
-    let response = match ingest(&state, &route, &headers, &mut body).await {
+    let response = match ingest(&state, route, &headers, &mut body).await {
         Ok(ok) => ok.into_response(),
         Err(error) => {
             if let Some(unread) = body.take() {
