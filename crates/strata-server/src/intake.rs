@@ -208,17 +208,39 @@ async fn handle(
     let response = match ingest(&state, key, params, headers, &mut body).await {
         Ok(()) => (success, Json(serde_json::json!({}))).into_response(),
         Err(error) => {
-            if let Some(unread) = body.take() {
-                discard(unread, state.config.limits.max_request_bytes).await;
-            }
-            state
-                .metrics
-                .rejections
-                .with_label_values(&[error.reason])
-                .inc();
-            error.into_response()
+            let limit = state.config.limits.max_request_bytes;
+            refuse(&state, error, body.take(), limit).await
         }
     };
+    observe_request(&state, route, started, response)
+}
+
+/// A refused write: the unread body is drained (up to `limit`) so the
+/// client reads the answer, and the rejection is counted.
+pub(crate) async fn refuse(
+    state: &AppState,
+    error: ApiError,
+    unread: Option<Body>,
+    limit: u64,
+) -> Response {
+    if let Some(unread) = unread {
+        discard(unread, limit).await;
+    }
+    state
+        .metrics
+        .rejections
+        .with_label_values(&[error.reason])
+        .inc();
+    error.into_response()
+}
+
+/// Counts a write request by route and status and times it.
+pub(crate) fn observe_request(
+    state: &AppState,
+    route: &str,
+    started: Instant,
+    response: Response,
+) -> Response {
     state
         .metrics
         .requests
@@ -484,7 +506,7 @@ pub(crate) async fn append(
 /// gets the error response instead of a reset connection while it is still
 /// sending. Nothing is buffered; a body over `limit` is left unread (the
 /// connection is then closed).
-pub(crate) async fn discard(mut body: Body, limit: u64) {
+async fn discard(mut body: Body, limit: u64) {
     let mut seen = 0u64;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { return };

@@ -22,8 +22,8 @@ use strata_types::Event;
 
 use crate::error::ApiError;
 use crate::intake::{
-    admit, append, check_quota, discard, header, ingest_error, read_body, refund_quota,
-    unavailable, Reservation,
+    admit, append, check_quota, header, ingest_error, observe_request, read_body, refund_quota,
+    refuse, unavailable, Reservation,
 };
 use crate::state::{now_secs, AppState, Committed};
 
@@ -162,29 +162,9 @@ async fn handle(state: Arc<AppState>, route: &Route, headers: HeaderMap, body: B
     let label = route.label;
     let response = match ingest(&state, route, &headers, &mut body).await {
         Ok(ok) => ok.into_response(),
-        Err(error) => {
-            if let Some(unread) = body.take() {
-                discard(unread, route.wire_limit).await;
-            }
-            state
-                .metrics
-                .rejections
-                .with_label_values(&[error.reason])
-                .inc();
-            error.plain().into_response()
-        }
+        Err(error) => refuse(&state, error.plain(), body.take(), route.wire_limit).await,
     };
-    state
-        .metrics
-        .requests
-        .with_label_values(&[label, response.status().as_str()])
-        .inc();
-    state
-        .metrics
-        .request_seconds
-        .with_label_values(&[label])
-        .observe(started.elapsed().as_secs_f64());
-    response
+    observe_request(&state, label, started, response)
 }
 
 fn is_protobuf(headers: &HeaderMap) -> bool {
