@@ -199,7 +199,7 @@ impl Core {
 
     /// Bytes held by both stores' memtables (counted against the memory budget).
     pub(crate) fn memtable_bytes(&self) -> u64 {
-        self.index.memtable_bytes() + self.tsdb.memtable_totals().0
+        self.index.memtable_bytes() + self.tsdb.memtable_bytes()
     }
 }
 

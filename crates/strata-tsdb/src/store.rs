@@ -2,6 +2,7 @@
 //! in-memory catalog of the metrics stream.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -94,6 +95,9 @@ pub struct Tsdb {
     /// holds points of them (a series is allocated once, not per request).
     /// Entries no chunk uses any more are dropped after each flush.
     registry: Mutex<HashMap<TenantId, FxHashMap<u64, Arc<SeriesInfo>>>>,
+    /// Bytes of every memtable (active and frozen), read without the lock
+    /// by the intake's memory admission on every request.
+    memtable_bytes: AtomicU64,
 }
 
 /// One tenant's known series, for [`MetricChunk::build`].
@@ -167,6 +171,7 @@ impl Tsdb {
             flush_lock: tokio::sync::Mutex::new(()),
             footers: Mutex::new(HashMap::new()),
             registry: Mutex::new(HashMap::new()),
+            memtable_bytes: AtomicU64::new(0),
         }
     }
 
@@ -223,6 +228,8 @@ impl Tsdb {
             return;
         }
         chunk.seq = seq;
+        self.memtable_bytes
+            .fetch_add(chunk.bytes, Ordering::Relaxed);
         state
             .tenants
             .entry(tenant.to_string())
@@ -265,6 +272,11 @@ impl Tsdb {
             Some(seq) => seq.saturating_sub(1),
             None => state.last_applied,
         }
+    }
+
+    /// Bytes held in memtables (active and frozen), without taking the lock.
+    pub fn memtable_bytes(&self) -> u64 {
+        self.memtable_bytes.load(Ordering::Relaxed)
     }
 
     /// Bytes and points held in memtables.
@@ -480,7 +492,10 @@ impl Tsdb {
         {
             let mut state = self.lock();
             if let Some(table) = state.tenants.get_mut(tenant) {
-                table.frozen = None;
+                if let Some(flushed) = table.frozen.take() {
+                    self.memtable_bytes
+                        .fetch_sub(flushed.bytes, Ordering::Relaxed);
+                }
                 table.catalog.extend(records.into_iter().map(Arc::new));
             }
         }

@@ -149,8 +149,14 @@ async fn memtable_and_segments_answer_the_same() {
     assert_eq!(one_host.len(), 100);
     assert_eq!(tsdb.safe_wal_seq(), 0);
 
+    assert!(tsdb.memtable_bytes() > 0);
     let stats = tsdb.flush_due(true).await.unwrap();
     assert!(stats.segments >= 3, "{stats:?}"); // two buckets for acme, one for other
+    assert_eq!(
+        tsdb.memtable_bytes(),
+        0,
+        "flushed memtables are no longer counted"
+    );
     assert_eq!(tsdb.safe_wal_seq(), 3);
     assert_eq!(scan(&tsdb, "acme", "cpu.user", None), before);
     assert_eq!(scan(&tsdb, "acme", "cpu.user", Some("h1")), one_host);
