@@ -439,6 +439,12 @@ impl Tsdb {
     /// Whether some memtable is over its size bound (the server wakes the
     /// flush loop early then).
     pub fn wants_flush(&self) -> bool {
+        // No tenant can be over `flush_bytes` while all of them together are
+        // under it: the common case answers without the lock.
+        let total = self.memtable_bytes();
+        if total < self.config.flush_bytes && total < self.config.pressure_bytes {
+            return false;
+        }
         let state = self.lock();
         let total: u64 = state.tenants.values().map(|t| t.active.bytes).sum();
         total >= self.config.pressure_bytes
