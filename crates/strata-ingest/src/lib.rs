@@ -24,10 +24,13 @@
 #![warn(missing_docs)]
 
 mod compression;
+pub mod es;
 mod flatten;
 mod logs;
 mod metrics;
+pub mod otlp;
 mod quota;
+pub mod syslog;
 mod timestamp;
 
 pub use compression::{decompress, Encoding};

@@ -63,6 +63,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             post(crate::query_api::aggregate),
         )
         .route("/api/v1/sql", post(crate::query_api::sql))
+        .merge(crate::otlp_intake::routes())
+        .merge(crate::es_intake::routes())
         .fallback(not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -78,11 +80,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 /// the timeout layer) the same Datadog JSON error body as every other error.
 async fn datadog_error_shape(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // Handlers always set a content type (JSON, or protobuf for OTLP); the
+    // router's 405 and the timeout layer's 408 have none or text/plain.
+    let bare = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if (status.is_client_error() || status.is_server_error()) && bare {
         let detail = match status {
             StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint",
             StatusCode::REQUEST_TIMEOUT => "the request was not received in time",

@@ -21,16 +21,19 @@
 
 mod bootstrap;
 mod error;
+mod es_intake;
 mod intake;
 mod lifecycle;
 mod listener;
 mod metrics;
 mod metrics_intake;
 mod metrics_query;
+mod otlp_intake;
 mod query_api;
 mod state;
 mod statsd;
 mod storage_metrics;
+mod syslog;
 mod tail;
 mod tsdb_metrics;
 

@@ -1,0 +1,1 @@
+//! Syslog listeners. Placeholder until the issue 6 work lands.
