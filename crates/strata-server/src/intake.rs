@@ -22,6 +22,7 @@ use strata_wal::WalError;
 use crate::error::ApiError;
 use crate::metrics_intake::{self as mi, route as metrics_route};
 use crate::state::{now_secs, AppState, Committed, Core};
+use crate::write_path::{commit_events, decode_blocking, reserve, EventBatch};
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let timeout = Duration::from_secs_f64(state.config.limits.request_timeout_secs);
@@ -372,19 +373,9 @@ async fn ingest(
     let encoding = Encoding::parse(header(&headers, "content-encoding")).map_err(ingest_error)?;
     let limits = &state.config.limits;
     let max_request = limits.max_request_bytes;
-
     // Back-pressure: reserve the body's worst case (wire + decompressed)
     // before reading it; grown to the decoded size after decoding.
-    let (mut reservation, used) =
-        Reservation::new(state, max_request.saturating_mul(2), core.memtable_bytes());
-    if used > limits.memory_budget_bytes {
-        state.flush_wanted.notify_one();
-        return Err(unavailable(
-            "memory",
-            "ingest is over its memory budget; retry shortly",
-        ));
-    }
-
+    let reservation = reserve(state, core, max_request.saturating_mul(2))?;
     let Some(body) = body.take() else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -393,7 +384,6 @@ async fn ingest(
         ));
     };
     let wire = read_body(body, max_request).await?;
-    let wire_len = wire.len() as u64;
     let request = LogsRequest {
         format,
         ddtags: params.get("ddtags").cloned(),
@@ -409,78 +399,20 @@ async fn ingest(
         max_decoded_bytes: max_request.saturating_mul(8) as usize,
     };
     let tenant = auth.tenant.clone();
-    // At most one decode per core: more would only add threads (and their
-    // allocator caches) without adding throughput.
-    let permit = state
-        .decode_permits
-        .acquire()
-        .await
-        .map_err(|_| unavailable("shutting_down", "the server is shutting down"))?;
-    let decoded = tokio::task::spawn_blocking(move || {
+    let batch = decode_blocking(state, move || {
         let raw = decompress(&wire, encoding, max_request as usize)?;
-        let decoded = decode_logs_measured(&raw, &request)?;
-        let payload = strata_types::batch::encode(&tenant, &decoded.events);
-        Ok::<_, IngestError>((raw.len() as u64, decoded, payload))
+        let Decoded { events, heap_bytes } = decode_logs_measured(&raw, &request)?;
+        let payload = strata_types::batch::encode(&tenant, &events);
+        Ok(EventBatch {
+            events,
+            heap_bytes,
+            payload,
+            raw_len: raw.len() as u64,
+            wire_len: wire.len() as u64,
+        })
     })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("decoder failed: {e}"),
-        )
-    })?;
-    // Released before the WAL wait: group commit needs many requests queued.
-    drop(permit);
-    let (raw_len, decoded, payload) = decoded.map_err(ingest_error)?;
-    let Decoded { events, heap_bytes } = decoded;
-    if events.is_empty() {
-        return Ok(());
-    }
-    let decoded = heap_bytes + payload.len() as u64;
-    // Only a request that decoded to more than it reserved is checked again:
-    // one within its reservation was admitted already.
-    let grew = decoded > reservation.bytes;
-    let in_use = reservation.grow_to(decoded, core.memtable_bytes());
-    if grew && in_use > limits.memory_budget_bytes {
-        state.flush_wanted.notify_one();
-        return Err(unavailable(
-            "memory",
-            "ingest is over its memory budget; retry shortly",
-        ));
-    }
-    check_quota(state, &auth.tenant, events.len() as u64, raw_len)?;
-    let count = events.len() as u64;
-    let item = Committed {
-        tenant: auth.tenant.clone(),
-        events,
-        metrics: None,
-        heap_bytes,
-        reservation: Some(reservation),
-    };
-    if let Err(error) = append(core, payload, item).await {
-        // Nothing was stored: the tokens taken for it go back.
-        refund_quota(state, &auth.tenant, count, raw_len);
-        return Err(error);
-    }
-    state
-        .metrics
-        .events_in
-        .with_label_values(&["datadog_logs"])
-        .inc_by(count);
-    state
-        .metrics
-        .bytes_in
-        .with_label_values(&["datadog_logs"])
-        .inc_by(raw_len);
-    state
-        .metrics
-        .wire_bytes_in
-        .with_label_values(&["datadog_logs"])
-        .inc_by(wire_len);
-    if core.index.needs_flush() {
-        state.flush_wanted.notify_one();
-    }
+    .await?;
+    commit_events(state, core, &auth.tenant, reservation, batch, "datadog_logs").await?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ mod storage_metrics;
 mod syslog;
 mod tail;
 mod tsdb_metrics;
+mod write_path;
 
 pub use bootstrap::{BootstrapKeys, BOOTSTRAP_FILE};
 pub use metrics::Metrics;
