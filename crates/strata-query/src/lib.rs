@@ -24,6 +24,7 @@ pub mod search;
 pub mod sketch;
 pub mod sql;
 pub mod sql_metrics;
+mod sql_spans;
 pub mod time;
 mod view;
 

@@ -467,7 +467,8 @@ impl Parser {
         if word == [('*', false)] {
             return Ok(None);
         }
-        Ok(Some(word.iter().map(|&(c, _)| c).collect()))
+        let text: String = word.iter().map(|&(c, _)| c).collect();
+        Ok(Some(duration_ns(&text).unwrap_or(text)))
     }
 
     /// `CIDR(field, block, ...)`; the position is at `CIDR(`.
@@ -592,6 +593,27 @@ impl Parser {
 }
 
 /// A free-text word: `*` alone is every event.
+/// A duration with a unit (`1s`, `250ms`, `1.5h`) as integer nanoseconds,
+/// the unit of span durations (`@duration:>1s`), as Datadog's search does for
+/// duration measures. `None` for anything else, which compares as written.
+fn duration_ns(text: &str) -> Option<String> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3_600e9,
+        "d" => 86_400e9,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    let ns = value * scale;
+    (ns.is_finite() && ns < 9.2e18).then(|| format!("{}", ns.round() as i64))
+}
+
 fn free_text(word: Vec<WordChar>) -> Query {
     match word_predicate(word) {
         Some(predicate) => Query::Match {

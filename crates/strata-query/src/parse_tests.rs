@@ -355,6 +355,24 @@ fn comparisons_and_ranges() {
     assert_eq!(p("@d:<=abc"), m(attr("d"), cmp(CompareOp::Le, "abc")));
     assert_eq!(p("@d:>\"a b\""), m(attr("d"), cmp(CompareOp::Gt, "a b")));
     assert_eq!(p("@d:>1*"), m(attr("d"), cmp(CompareOp::Gt, "1*")));
+    // Issue 6: durations with a unit compare as nanoseconds (span durations).
+    assert_eq!(
+        p("@duration:>1s"),
+        m(attr("duration"), cmp(CompareOp::Gt, "1000000000"))
+    );
+    assert_eq!(
+        p("@duration:<=1.5ms"),
+        m(attr("duration"), cmp(CompareOp::Le, "1500000"))
+    );
+    assert_eq!(
+        p("@duration:[100us TO 2m]"),
+        m(
+            attr("duration"),
+            range(Some(("100000", true)), Some(("120000000000", true)))
+        )
+    );
+    assert_eq!(p("@d:>\"1s\""), m(attr("d"), cmp(CompareOp::Gt, "1s")));
+    assert_eq!(p("@d:>1sec"), m(attr("d"), cmp(CompareOp::Gt, "1sec")));
     assert_eq!(
         p("@http.status_code:[400 TO 499]"),
         m(

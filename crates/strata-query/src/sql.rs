@@ -68,7 +68,8 @@ pub struct SqlResult {
 }
 
 impl Engine {
-    /// Runs one SQL statement over `tenant`'s `logs` table.
+    /// Runs one SQL statement over `tenant`'s `logs`, `spans` (a view of
+    /// `logs`, see `sql_spans`) and `metrics` tables.
     pub async fn sql(self: &Arc<Self>, tenant: &str, sql: &str) -> Result<SqlResult, QueryError> {
         let _permit = self.admit(tenant)?;
         let budget = Arc::new(Budget::new(self.limits()));
@@ -83,8 +84,13 @@ impl Engine {
             .with_target_partitions(2)
             .with_information_schema(false);
         let ctx = SessionContext::new_with_config(config);
+        let spans = crate::sql_spans::view_sql(&table.schema);
         ctx.register_table("logs", Arc::new(table))
             .map_err(|e| QueryError::Internal(e.to_string()))?;
+        // Our own DDL, before the user's statement (which may not have any).
+        ctx.sql(&format!("CREATE VIEW spans AS {spans}"))
+            .await
+            .map_err(|e| QueryError::Internal(format!("spans view: {e}")))?;
         if let Some(tsdb) = self.metrics_store() {
             let metrics = crate::sql_metrics::MetricsTable::new(
                 Arc::clone(tsdb),

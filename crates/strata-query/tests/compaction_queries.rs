@@ -72,6 +72,22 @@ fn event(i: usize, tag: &str) -> Event {
     event
         .attributes
         .push(("http.method".into(), AttrValue::Str(method.into())));
+    // Issue 6: every ninth event is a span, for the `spans` view (whose
+    // `duration` is left out of the suite: `@duration` here is mixed-type,
+    // the known `_overflow` disagreement below).
+    if i.is_multiple_of(9) {
+        event.source = Some("span".into());
+        event.trace_id = Some(format!("{:032x}", i / 18));
+        event
+            .attributes
+            .push(("span_id".into(), AttrValue::Str(format!("{i:016x}"))));
+        if !i.is_multiple_of(18) {
+            let parent = format!("{:016x}", i - 9);
+            event
+                .attributes
+                .push(("parent_id".into(), AttrValue::Str(parent)));
+        }
+    }
     if i.is_multiple_of(7) {
         event
             .attributes
@@ -258,6 +274,10 @@ const SQL: &[&str] = &[
     "SELECT service, sum(logs.\"@bytes\") AS total, max(logs.\"@bytes\") AS top \
      FROM logs GROUP BY service ORDER BY service",
     "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM logs WHERE service = 'web'",
+    "SELECT start, trace_id, span_id, parent_id, name, service, status, kind \
+     FROM spans WHERE start >= '2023-12-31T23:40:00Z' ORDER BY start, span_id LIMIT 30",
+    "SELECT c.trace_id, c.span_id, p.name AS parent FROM spans c JOIN spans p \
+     ON c.parent_id = p.span_id AND c.trace_id = p.trace_id ORDER BY c.span_id",
 ];
 
 async fn sql(f: &Fixture, tenant: &str, text: &str) -> String {
@@ -330,6 +350,12 @@ async fn the_query_suite_answers_identically_before_and_after_compaction() {
     compact(&f).await;
     let after = answers(&f).await;
     assert_eq!(before.len(), after.len(), "a different number of pages");
+    // The spans view is not empty: span rows with their parent's name.
+    let joined = before
+        .iter()
+        .find(|(label, _)| label.starts_with("acme sql") && label.contains("JOIN spans"))
+        .expect("the spans join");
+    assert!(joined.1.contains("\"0000000000000009\""), "{}", joined.1);
     for ((label, want), (_, got)) in before.iter().zip(&after) {
         assert_eq!(got, want, "{label} changed after compaction");
     }
