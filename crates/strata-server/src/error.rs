@@ -15,6 +15,9 @@ pub(crate) struct ApiError {
     /// `{"errors":["…"]}` (the metrics API's `APIErrorResponse`) instead
     /// of the logs intake's error objects.
     pub(crate) plain: bool,
+    /// Answer as an OTLP/HTTP receiver: a `google.rpc.Status` in the
+    /// request's encoding, with its gRPC code.
+    pub(crate) otlp: Option<strata_ingest::otlp::Format>,
 }
 
 impl ApiError {
@@ -29,12 +32,19 @@ impl ApiError {
             headers: Vec::new(),
             reason,
             plain: false,
+            otlp: None,
         }
     }
 
     /// Answers `{"errors":["detail"]}` (metrics API routes).
     pub(crate) fn plain(mut self) -> ApiError {
         self.plain = true;
+        self
+    }
+
+    /// Answers as an OTLP/HTTP receiver does (`otlp_intake`).
+    pub(crate) fn otlp(mut self, format: strata_ingest::otlp::Format) -> ApiError {
+        self.otlp = Some(format);
         self
     }
 
@@ -46,6 +56,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(format) = self.otlp {
+            return crate::otlp_intake::error_response(
+                format,
+                self.status,
+                &self.detail,
+                self.headers,
+            );
+        }
         let title = self.status.canonical_reason().unwrap_or("Error");
         let body = if self.plain {
             serde_json::json!({ "errors": [self.detail] })

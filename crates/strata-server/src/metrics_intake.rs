@@ -174,7 +174,7 @@ fn is_protobuf(headers: &HeaderMap) -> bool {
     })
 }
 
-fn limits(state: &AppState) -> MetricsLimits {
+pub(crate) fn limits(state: &AppState) -> MetricsLimits {
     MetricsLimits {
         max_past_s: state.config.metrics.max_past_secs,
         max_future_s: state.config.metrics.max_future_secs,
@@ -323,7 +323,7 @@ async fn ingest(
     Ok((status, Json(body)))
 }
 
-fn record_dropped(state: &AppState, dropped: &DroppedPoints) {
+pub(crate) fn record_dropped(state: &AppState, dropped: &DroppedPoints) {
     let d = *dropped;
     for (reason, n) in [
         ("too_old", d.too_old),

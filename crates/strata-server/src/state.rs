@@ -218,6 +218,8 @@ pub(crate) struct AppState {
     pub(crate) decode_permits: tokio::sync::Semaphore,
     /// Live-tail fan-out.
     pub(crate) tail: crate::tail::TailHub,
+    /// Last values of OTLP cumulative series, to store deltas (memory only).
+    pub(crate) otlp_cumulative: Arc<strata_ingest::otlp::metrics::CumulativeState>,
 }
 
 impl AppState {
@@ -320,6 +322,9 @@ impl Server {
                 config.query.tail_buffer_records as usize,
                 config.query.max_tail_subscribers as usize,
             ),
+            otlp_cumulative: Arc::new(strata_ingest::otlp::metrics::CumulativeState::new(
+                crate::otlp_intake::CUMULATIVE_SERIES,
+            )),
         });
         state.refresh().await?;
         let tcp = tokio::net::TcpListener::bind(config.listen_addr()?).await?;

@@ -138,7 +138,10 @@ pub(crate) async fn commit_events(
     };
     let metrics = &state.metrics;
     metrics.events_in.with_label_values(&[source]).inc_by(count);
-    metrics.bytes_in.with_label_values(&[source]).inc_by(raw_len);
+    metrics
+        .bytes_in
+        .with_label_values(&[source])
+        .inc_by(raw_len);
     metrics
         .wire_bytes_in
         .with_label_values(&[source])
@@ -147,4 +150,56 @@ pub(crate) async fn commit_events(
         state.flush_wanted.notify_one();
     }
     Ok(Some(seq))
+}
+
+/// Commits one request's metric points (a chunk prepared on the decode pool
+/// with `Tsdb::prepare`): the same steps as [`commit_events`], counting
+/// `points` in `strata_metric_points_ingested_total{source}`.
+#[allow(clippy::too_many_arguments)] // the parts of one committed request
+pub(crate) async fn commit_metrics(
+    state: &Arc<AppState>,
+    core: &Core,
+    tenant: &str,
+    mut reservation: Reservation,
+    chunk: strata_tsdb::PreparedChunk,
+    points: u64,
+    payload: Vec<u8>,
+    raw_len: u64,
+    source: &'static str,
+) -> Result<u64, ApiError> {
+    let grew = payload.len() as u64 * 3 > reservation.bytes;
+    let in_use = reservation.grow_to(payload.len() as u64 * 3, core.memtable_bytes());
+    if grew && in_use > state.config.limits.memory_budget_bytes {
+        state.flush_wanted.notify_one();
+        return Err(over_budget());
+    }
+    check_quota(state, tenant, points, raw_len)?;
+    let item = Committed {
+        tenant: tenant.to_string(),
+        events: Vec::new(),
+        metrics: Some(chunk),
+        heap_bytes: 0,
+        reservation: Some(reservation),
+    };
+    let seq = match append(core, payload, item).await {
+        Ok(seq) => seq,
+        Err(error) => {
+            refund_quota(state, tenant, points, raw_len);
+            return Err(error);
+        }
+    };
+    let metrics = &state.metrics;
+    metrics
+        .tsdb
+        .points_in
+        .with_label_values(&[source])
+        .inc_by(points);
+    metrics
+        .bytes_in
+        .with_label_values(&[source])
+        .inc_by(raw_len);
+    if core.tsdb.wants_flush() {
+        state.flush_wanted.notify_one();
+    }
+    Ok(seq)
 }
