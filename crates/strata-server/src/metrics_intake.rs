@@ -21,11 +21,9 @@ use strata_ingest::{
 use strata_types::Event;
 
 use crate::error::ApiError;
-use crate::intake::{
-    admit, append, check_quota, header, ingest_error, observe_request, read_body, refund_quota,
-    refuse, unavailable, Reservation,
-};
-use crate::state::{now_secs, AppState, Committed};
+use crate::intake::{admit, header, ingest_error, observe_request, read_body, refuse, unavailable};
+use crate::state::{now_secs, AppState};
+use crate::write_path::{commit_events, commit_metrics, decode_blocking, reserve, EventBatch};
 
 /// `/api/v2/series` and `/api/beta/sketches`: 512,000 bytes on the wire,
 /// 5,242,880 decompressed (Datadog's documented limits, the Agent's defaults).
@@ -191,35 +189,22 @@ async fn ingest(
     let (auth, core) = admit(state, header(headers, "dd-api-key").map(str::to_string))?;
     let encoding = Encoding::parse(header(headers, "content-encoding")).map_err(ingest_error)?;
     let protobuf = is_protobuf(headers);
-    let budget = state.config.limits.memory_budget_bytes;
-    let memtables = || core.memtable_bytes();
-    let (mut reservation, used) = Reservation::new(
+    let reservation = reserve(
         state,
+        core,
         route.wire_limit.saturating_add(route.raw_limit),
-        memtables(),
-    );
-    if used > budget {
-        state.flush_wanted.notify_one();
-        return Err(unavailable(
-            "memory",
-            "ingest is over its memory budget; retry shortly",
-        ));
-    }
+    )?;
     let Some(body) = body.take() else {
         return Err(unavailable("internal", "request body already read"));
     };
     let wire = read_body(body, route.wire_limit).await?;
+    let wire_len = wire.len() as u64;
     let tenant = auth.tenant.clone();
     let limits = limits(state);
     let now_s = now_secs() as i64;
     let (raw_limit, decode) = (route.raw_limit, route.decode);
     let tsdb = Arc::clone(&core.tsdb);
-    let permit = state
-        .decode_permits
-        .acquire()
-        .await
-        .map_err(|_| unavailable("shutting_down", "the server is shutting down"))?;
-    let decoded = tokio::task::spawn_blocking(move || {
+    let (raw_len, stored, payload) = decode_blocking(state, move || {
         let raw = decompress(&wire, encoding, raw_limit as usize)?;
         let stored = decode(&raw, now_s, &limits, protobuf)?;
         let (payload, prepared) = match stored {
@@ -237,90 +222,55 @@ async fn ingest(
                 (payload, Prepared::Events(events))
             }
         };
-        Ok::<_, IngestError>((raw.len() as u64, prepared, payload))
+        Ok((raw.len() as u64, prepared, payload))
     })
-    .await
-    .map_err(|e| unavailable("internal", format!("decoder failed: {e}")))?;
-    drop(permit);
-    let (raw_len, stored, payload) = decoded.map_err(ingest_error)?;
-    let (count, item, source) = match stored {
+    .await?;
+    let tenant = &auth.tenant;
+    match stored {
         Prepared::Metrics(chunk, dropped, points) => {
             record_dropped(state, &dropped);
-            let count = points as u64;
-            if count == 0 {
-                let (status, body) = (route.success)(&[], 0);
-                return Ok((status, Json(body)));
-            }
-            let item = Committed {
-                tenant: auth.tenant.clone(),
-                events: Vec::new(),
-                metrics: Some(chunk),
-                heap_bytes: 0,
-                reservation: None,
+            let seq = if points == 0 {
+                0
+            } else {
+                let source = "datadog_metrics";
+                let points = points as u64;
+                commit_metrics(
+                    state,
+                    core,
+                    tenant,
+                    reservation,
+                    chunk,
+                    points,
+                    payload,
+                    raw_len,
+                    source,
+                )
+                .await?
             };
-            (count, item, "datadog_metrics")
+            let (status, body) = (route.success)(&[], seq);
+            Ok((status, Json(body)))
         }
         Prepared::Events(events) => {
-            let heap_bytes = events.iter().map(|e| e.heap_size() as u64).sum();
-            let item = Committed {
-                tenant: auth.tenant.clone(),
-                events,
-                metrics: None,
-                heap_bytes,
-                reservation: None,
+            // The events reply shows the stored event (cold path: one event).
+            let reply = if route.label == "/api/v1/events" {
+                events.clone()
+            } else {
+                Vec::new()
             };
-            (item.events.len() as u64, item, "datadog_events")
+            let heap_bytes = events.iter().map(|e| e.heap_size() as u64).sum();
+            let batch = EventBatch {
+                events,
+                heap_bytes,
+                payload,
+                raw_len,
+                wire_len,
+            };
+            let seq =
+                commit_events(state, core, tenant, reservation, batch, "datadog_events").await?;
+            let (status, body) = (route.success)(&reply, seq.unwrap_or(0));
+            Ok((status, Json(body)))
         }
-    };
-    let grew = payload.len() as u64 > reservation.bytes;
-    if reservation.grow_to(payload.len() as u64 * 3, memtables()) > budget && grew {
-        state.flush_wanted.notify_one();
-        return Err(unavailable(
-            "memory",
-            "ingest is over its memory budget; retry shortly",
-        ));
     }
-    check_quota(state, &auth.tenant, count, raw_len)?;
-    let events_copy: Vec<Event> = if route.label == "/api/v1/events" {
-        item.events.clone()
-    } else {
-        Vec::new()
-    };
-    let item = Committed {
-        reservation: Some(reservation),
-        ..item
-    };
-    let seq = match append(core, payload, item).await {
-        Ok(seq) => seq,
-        Err(error) => {
-            refund_quota(state, &auth.tenant, count, raw_len);
-            return Err(error);
-        }
-    };
-    if source == "datadog_metrics" {
-        state
-            .metrics
-            .tsdb
-            .points_in
-            .with_label_values(&[source])
-            .inc_by(count);
-    } else {
-        state
-            .metrics
-            .events_in
-            .with_label_values(&[source])
-            .inc_by(count);
-    }
-    state
-        .metrics
-        .bytes_in
-        .with_label_values(&[source])
-        .inc_by(raw_len);
-    if core.tsdb.wants_flush() || core.index.needs_flush() {
-        state.flush_wanted.notify_one();
-    }
-    let (status, body) = (route.success)(&events_copy, seq);
-    Ok((status, Json(body)))
 }
 
 pub(crate) fn record_dropped(state: &AppState, dropped: &DroppedPoints) {
