@@ -9,7 +9,7 @@
 //! (the OTel SDKs' `OTEL_EXPORTER_OTLP_HEADERS` sets either). Answers follow
 //! the OTLP/HTTP specification: 200 with an empty `Export*ServiceResponse`
 //! in the request's encoding, or one whose `partial_success` counts the
-//! records refused (invalid ids, points without a value or outside the
+//! records refused (span ids of the wrong length, points without a value or outside the
 //! accepted time window) and says why; errors carry a `google.rpc.Status`
 //! in the request's encoding: 400 (not retryable), 401, 403, 413, 415, and
 //! 429/503 with `Retry-After` (retryable).
