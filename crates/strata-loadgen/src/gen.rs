@@ -1724,7 +1724,7 @@ fn clf_time(ms: i64) -> String {
 }
 
 /// `2023-11-14T22:13:20.000Z`.
-fn iso_time(ms: i64) -> String {
+pub(crate) fn iso_time(ms: i64) -> String {
     let t = utc(ms);
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",

@@ -35,13 +35,10 @@
 //! since Agent 7.5x); the Datadog API's default for JSON is `deflate`.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::ops::Range;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flate2::write::{GzEncoder, ZlibEncoder};
-use flate2::Compression;
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use strata_ingest::agent_payload::{MetricPayload, MetricPoint, MetricSeries, Resource};
@@ -49,7 +46,7 @@ use tokio::sync::mpsc;
 
 use crate::payload::{Payload, PayloadSet};
 use crate::run::{
-    drive, invalid, parse_target, unix_now_ms, HttpJob, SendOptions, Source, Stream, Target,
+    drive, invalid, parse_target, unix_now_ms, Auth, HttpJob, SendOptions, Source, Stream, Target,
     SERIES_PATH,
 };
 use crate::scrape::{self, Samples};
@@ -271,26 +268,7 @@ pub fn json_payload(catalog: &SeriesCatalog, layout: &PointLayout, range: Range<
 
 /// Compresses `raw` as `format` says.
 pub fn compress(raw: &[u8], format: &BodyFormat) -> std::io::Result<Vec<u8>> {
-    match format.encoding {
-        BodyEncoding::Identity => Ok(raw.to_vec()),
-        BodyEncoding::Zstd => zstd::bulk::compress(raw, format.zstd_level),
-        BodyEncoding::Gzip => {
-            let mut enc = GzEncoder::new(
-                Vec::with_capacity(raw.len() / 4 + 64),
-                Compression::new(format.gzip_level),
-            );
-            enc.write_all(raw)?;
-            enc.finish()
-        }
-        BodyEncoding::Deflate => {
-            let mut enc = ZlibEncoder::new(
-                Vec::with_capacity(raw.len() / 4 + 64),
-                Compression::new(format.gzip_level),
-            );
-            enc.write_all(raw)?;
-            enc.finish()
-        }
-    }
+    crate::payload::encode(raw, format.encoding, format.gzip_level, format.zstd_level)
 }
 
 /// The bodies carrying points `range`: one, or more when a body would be
@@ -633,6 +611,7 @@ fn generator_threads() -> usize {
 /// `--duration` is given), and reads the counters again. Failed requests
 /// are counted, not errors. Must be called within a Tokio runtime.
 pub async fn run_metrics(args: &LoadgenArgs) -> Result<MetricsSummary, LoadgenError> {
+    args.check_protocol()?;
     let target = parse_target(&args.target)?;
     let batch = args.effective_batch_size() as u64;
     if batch == 0 {
@@ -665,7 +644,7 @@ pub async fn run_metrics(args: &LoadgenArgs) -> Result<MetricsSummary, LoadgenEr
     };
     let opts = SendOptions::from_args(args, default_duration)?;
     let format = BodyFormat {
-        protocol: args.protocol,
+        protocol: args.metrics_protocol(),
         encoding: args.effective_encoding(),
         gzip_level: args.gzip_level,
         zstd_level: args.zstd_level,
@@ -698,7 +677,7 @@ pub async fn run_metrics(args: &LoadgenArgs) -> Result<MetricsSummary, LoadgenEr
                 series,
                 args.interval,
                 set.raw_bytes() as f64 / 1e6,
-                args.protocol.as_str(),
+                format.protocol.as_str(),
                 set.avg_event_bytes(),
                 set.wire_bytes() as f64 / 1e6,
                 format.encoding.as_str(),
@@ -731,13 +710,15 @@ pub async fn run_metrics(args: &LoadgenArgs) -> Result<MetricsSummary, LoadgenEr
     let job = HttpJob {
         target: target.clone(),
         path: SERIES_PATH,
-        content_type: match args.protocol {
+        content_type: match format.protocol {
             MetricsProtocol::V2Json => "application/json",
             _ => "application/x-protobuf",
         },
         content_encoding: format.encoding.header(),
         source,
         unit: "points",
+        auth: Auth::DdApiKey,
+        check: None,
     };
     let out = drive(job, opts).await?;
     let after = point_counters(&target).await;
@@ -765,7 +746,7 @@ pub async fn run_metrics(args: &LoadgenArgs) -> Result<MetricsSummary, LoadgenEr
     let elapsed = out.elapsed_secs;
     let acked = out.items_acked;
     Ok(MetricsSummary {
-        protocol: args.protocol.as_str().to_owned(),
+        protocol: format.protocol.as_str().to_owned(),
         encoding: format.encoding.as_str().to_owned(),
         series,
         interval_secs: args.interval,

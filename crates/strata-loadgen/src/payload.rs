@@ -4,13 +4,44 @@ use std::fmt;
 use std::io::Write as _;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
+use flate2::write::{GzEncoder, ZlibEncoder};
 use flate2::Compression;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::gen::{generate_batch_json, mix64};
-use crate::LoadgenError;
+use crate::gen::mix64;
+use crate::render::LogsFormat;
+use crate::{BodyEncoding, LoadgenError};
+
+/// `raw` compressed with `encoding` (gzip and deflate at `gzip_level`, zstd
+/// at `zstd_level`).
+pub(crate) fn encode(
+    raw: &[u8],
+    encoding: BodyEncoding,
+    gzip_level: u32,
+    zstd_level: i32,
+) -> std::io::Result<Vec<u8>> {
+    match encoding {
+        BodyEncoding::Identity => Ok(raw.to_vec()),
+        BodyEncoding::Zstd => zstd::bulk::compress(raw, zstd_level),
+        BodyEncoding::Gzip => {
+            let mut enc = GzEncoder::new(
+                Vec::with_capacity(raw.len() / 4 + 64),
+                Compression::new(gzip_level),
+            );
+            enc.write_all(raw)?;
+            enc.finish()
+        }
+        BodyEncoding::Deflate => {
+            let mut enc = ZlibEncoder::new(
+                Vec::with_capacity(raw.len() / 4 + 64),
+                Compression::new(gzip_level),
+            );
+            enc.write_all(raw)?;
+            enc.finish()
+        }
+    }
+}
 
 /// One ready-to-send request body.
 #[derive(Clone)]
@@ -41,19 +72,14 @@ impl Payload {
         }
     }
 
-    fn build(json: String, events: usize, gzip_level: Option<u32>) -> Result<Self, LoadgenError> {
-        let raw_len = json.len();
-        let body = match gzip_level {
-            None => Bytes::from(json),
-            Some(level) => {
-                let mut enc = GzEncoder::new(
-                    Vec::with_capacity(raw_len / 4 + 64),
-                    Compression::new(level),
-                );
-                enc.write_all(json.as_bytes())
-                    .map_err(LoadgenError::Compress)?;
-                Bytes::from(enc.finish().map_err(LoadgenError::Compress)?)
-            }
+    fn build(raw: Vec<u8>, events: usize, format: &LogsFormat) -> Result<Self, LoadgenError> {
+        let raw_len = raw.len();
+        let body = match format.wire_encoding() {
+            BodyEncoding::Identity => Bytes::from(raw),
+            encoding => Bytes::from(
+                encode(&raw, encoding, format.gzip_level, format.zstd_level)
+                    .map_err(LoadgenError::Compress)?,
+            ),
         };
         Ok(Self {
             body,
@@ -62,12 +88,12 @@ impl Payload {
         })
     }
 
-    /// The bytes sent on the wire (gzip-compressed unless built without gzip).
+    /// The bytes sent on the wire (compressed unless built without it).
     pub fn body(&self) -> &Bytes {
         &self.body
     }
 
-    /// Length of the uncompressed body (the JSON array for logs).
+    /// Length of the uncompressed body (the JSON array for Datadog logs).
     pub fn raw_len(&self) -> usize {
         self.raw_len
     }
@@ -77,7 +103,7 @@ impl Payload {
         self.body.len()
     }
 
-    /// Number of log events in the array (metric points for metrics).
+    /// Number of log events in the body (metric points for metrics).
     pub fn events(&self) -> usize {
         self.events
     }
@@ -100,10 +126,8 @@ pub struct PayloadSet {
 }
 
 impl PayloadSet {
-    /// Builds `count` batches of `batch_size` events, using all cores.
-    ///
-    /// With `remainder > 0`, also builds a short final batch of that many
-    /// events (the first events of batch 0), used to hit `--events` exactly.
+    /// Builds `count` Datadog JSON batches of `batch_size` events, using
+    /// all cores: [`PayloadSet::build_logs`] with [`LogsFormat::datadog`].
     /// `gzip_level` is 0..=9, or `None` for identity bodies.
     pub fn build(
         seed: u64,
@@ -113,10 +137,28 @@ impl PayloadSet {
         gzip_level: Option<u32>,
         remainder: usize,
     ) -> Result<Self, LoadgenError> {
+        let format = LogsFormat::datadog(gzip_level);
+        Self::build_logs(&format, seed, count, batch_size, now_ms, remainder)
+    }
+
+    /// Builds `count` batches of `batch_size` events rendered as `format`
+    /// says, using all cores. Batch `i` holds the same events whatever the
+    /// format.
+    ///
+    /// With `remainder > 0`, also builds a short final batch of that many
+    /// events (the first events of batch 0), used to hit `--events` exactly.
+    pub fn build_logs(
+        format: &LogsFormat,
+        seed: u64,
+        count: usize,
+        batch_size: usize,
+        now_ms: i64,
+        remainder: usize,
+    ) -> Result<Self, LoadgenError> {
         let make = |index: usize, events: usize| {
             let mut rng = StdRng::seed_from_u64(batch_seed(seed, index as u64));
-            let json = generate_batch_json(&mut rng, events, now_ms);
-            Payload::build(json, events, gzip_level)
+            let raw = format.render(&mut rng, events, now_ms);
+            Payload::build(raw, events, format)
         };
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -164,7 +206,7 @@ impl PayloadSet {
         Ok(Self {
             payloads,
             remainder,
-            gzip_level,
+            gzip_level: (format.wire_encoding() == BodyEncoding::Gzip).then_some(format.gzip_level),
         })
     }
 
@@ -188,7 +230,7 @@ impl PayloadSet {
         self.remainder.as_ref()
     }
 
-    /// gzip level of the bodies, `None` for identity.
+    /// gzip level of the bodies, `None` when they are not gzip.
     pub fn gzip_level(&self) -> Option<u32> {
         self.gzip_level
     }
@@ -198,7 +240,7 @@ impl PayloadSet {
         self.payloads.iter().map(|p| p.events as u64).sum()
     }
 
-    /// Total uncompressed JSON bytes across the full-size batches.
+    /// Total uncompressed body bytes across the full-size batches.
     pub fn raw_bytes(&self) -> u64 {
         self.payloads.iter().map(|p| p.raw_len as u64).sum()
     }
@@ -208,8 +250,8 @@ impl PayloadSet {
         self.payloads.iter().map(|p| p.body.len() as u64).sum()
     }
 
-    /// Mean uncompressed JSON bytes per event (array punctuation included,
-    /// so this is also the NDJSON-equivalent size).
+    /// Mean uncompressed body bytes per event (for Datadog JSON, array
+    /// punctuation included, so this is also the NDJSON-equivalent size).
     pub fn avg_event_bytes(&self) -> f64 {
         self.raw_bytes() as f64 / self.events().max(1) as f64
     }

@@ -1,7 +1,7 @@
 //! The HTTP sending side shared by logs and metrics runs: connections,
 //! pacing, accounting and progress. [`drive`] sends the bodies of a
-//! [`Source`] to one path; [`run_logs`] is the logs run built on it (the
-//! metrics run is in [`crate::metrics`]).
+//! [`Source`] to one path; the logs run ([`crate::run_logs`]) and the
+//! metrics run ([`crate::metrics`]) are built on it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -13,7 +13,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{
-    HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
+    HeaderName, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST,
+    USER_AGENT,
 };
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
@@ -22,16 +23,18 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::hist::LatencyHistogram;
-use crate::payload::{Payload, PayloadSet};
-use crate::source::{retryable, Claimed, InFlight, MAX_ATTEMPTS};
+use crate::payload::Payload;
+use crate::source::{claim_cycle, retryable, Claimed, InFlight, MAX_ATTEMPTS};
 pub(crate) use crate::source::{Source, Stream};
-use crate::{LoadgenArgs, LoadgenError, Summary, DEFAULT_DURATION_SECS};
+use crate::{LoadgenArgs, LoadgenError};
 
 /// A connection that keeps failing to connect for this long gives up, so an
 /// `--events` run against a dead server ends instead of spinning forever.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+pub(crate) const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+/// Longest wait between two failed connects.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Wait after a first failed connect (doubled after each next one).
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 const DD_API_KEY: HeaderName = HeaderName::from_static("dd-api-key");
 
@@ -39,6 +42,10 @@ const DD_API_KEY: HeaderName = HeaderName::from_static("dd-api-key");
 pub(crate) const LOGS_PATH: &str = "/api/v2/logs";
 /// The metrics intake path.
 pub(crate) const SERIES_PATH: &str = "/api/v2/series";
+/// The OTLP/HTTP logs path.
+pub(crate) const OTLP_LOGS_PATH: &str = "/v1/logs";
+/// The Elasticsearch bulk path.
+pub(crate) const BULK_PATH: &str = "/_bulk";
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -91,7 +98,7 @@ pub(crate) fn parse_target(target: &str) -> Result<Target, LoadgenError> {
         None => host.to_owned(),
     };
     let mut base = uri.path().trim_end_matches('/');
-    for known in [LOGS_PATH, SERIES_PATH] {
+    for known in [LOGS_PATH, SERIES_PATH, OTLP_LOGS_PATH, BULK_PATH] {
         base = base.strip_suffix(known).unwrap_or(base);
     }
     Ok(Target {
@@ -185,6 +192,8 @@ struct Stats {
     raw_bytes_acked: AtomicU64,
     wire_bytes_acked: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
+    items_rejected: AtomicU64,
+    rejected: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Stats {
@@ -210,18 +219,52 @@ impl Stats {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// Counts items a 2xx answer rejected, by status; the first rejection
+    /// of each status is explained on stderr.
+    fn rejected(&self, rejected: &[(String, u64)], detail: &str) {
+        let mut first = Vec::new();
+        {
+            let mut map = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
+            for (status, n) in rejected {
+                let count = map.entry(status.clone()).or_insert(0);
+                if *count == 0 {
+                    first.push(status.as_str());
+                }
+                *count += n;
+            }
+        }
+        let total: u64 = rejected.iter().map(|(_, n)| n).sum();
+        self.items_rejected.fetch_add(total, Ordering::Relaxed);
+        for status in first {
+            let detail: String = detail.chars().take(300).collect();
+            eprintln!(
+                "loadgen: first items rejected with {status}: {}",
+                detail.trim()
+            );
+        }
+    }
 }
 
 /// Global pacing: each request reserves the next free slot in a schedule
 /// spaced by `items / rate`.
 #[derive(Debug)]
-struct Pacer {
+pub(crate) struct Pacer {
     secs_per_item: f64,
     next: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
-    fn reserve(&self, items: usize) -> Instant {
+    /// A schedule of `rate` items per second.
+    pub(crate) fn new(rate: f64) -> Pacer {
+        Pacer {
+            secs_per_item: 1.0 / rate,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// The time at which `items` more items may go.
+    pub(crate) fn reserve(&self, items: usize) -> Instant {
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = next.map_or(now, |n| n.max(now));
@@ -229,6 +272,19 @@ impl Pacer {
         slot
     }
 }
+
+/// How the API key is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// `DD-API-KEY: KEY`.
+    DdApiKey,
+    /// `Authorization: ApiKey KEY` (Elasticsearch).
+    EsApiKey,
+}
+
+/// Reads the body of a 2xx answer: the items it rejected, by status (empty
+/// when all were taken), or why the body is not an answer of the protocol.
+pub(crate) type AnswerCheck = fn(&[u8]) -> Result<Vec<(String, u64)>, String>;
 
 /// What is sent where, and how it is labelled.
 #[derive(Debug)]
@@ -245,6 +301,10 @@ pub(crate) struct HttpJob {
     pub(crate) source: Source,
     /// What the items are called in progress lines (`events`, `points`).
     pub(crate) unit: &'static str,
+    /// How the API key is sent.
+    pub(crate) auth: Auth,
+    /// Reads 2xx answers, for protocols that report rejected items in them.
+    pub(crate) check: Option<AnswerCheck>,
 }
 
 /// What [`drive`] measured.
@@ -266,6 +326,10 @@ pub(crate) struct Outcome {
     /// Items of [`Source::Stream`] bodies that failed for good (an answer
     /// that is not worth retrying, or [`MAX_ATTEMPTS`] failures).
     pub(crate) items_given_up: u64,
+    /// Items in 2xx answers that the answer reports as rejected.
+    pub(crate) items_rejected: u64,
+    /// `items_rejected` by item status.
+    pub(crate) rejected_by_status: BTreeMap<String, u64>,
 }
 
 #[derive(Debug)]
@@ -274,7 +338,9 @@ struct Shared {
     path: Uri,
     content_type: HeaderValue,
     content_encoding: Option<HeaderValue>,
-    api_key: Option<HeaderValue>,
+    /// The authentication header, if there is an API key.
+    auth: Option<(HeaderName, HeaderValue)>,
+    check: Option<AnswerCheck>,
     source: Source,
     next_payload: AtomicUsize,
     items_claimed: AtomicU64,
@@ -304,34 +370,12 @@ impl Shared {
             Source::Cycle { set, limit } => (set, *limit),
             Source::Stream(stream) => return self.claim_stream(stream, stop).await,
         };
-        let all = set.payloads();
-        let full = all.first()?.events() as u64;
-        let unclaimed = |payload: Payload| Claimed {
+        let payload = claim_cycle(set, limit, &self.items_claimed, &self.next_payload)?;
+        Some(Claimed {
             payload,
             attempts: 0,
             in_flight: None,
-        };
-        if let Some(limit) = limit {
-            let mut cur = self.items_claimed.load(Ordering::Relaxed);
-            loop {
-                if cur >= limit {
-                    return None;
-                }
-                let take = full.min(limit - cur);
-                match self.items_claimed.compare_exchange_weak(
-                    cur,
-                    cur + take,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) if take < full => return set.remainder().cloned().map(unclaimed),
-                    Ok(_) => break,
-                    Err(actual) => cur = actual,
-                }
-            }
-        }
-        let i = self.next_payload.fetch_add(1, Ordering::Relaxed);
-        all.get(i % all.len()).cloned().map(unclaimed)
+        })
     }
 
     fn in_flight(&self, payload: Payload, attempts: u32) -> Claimed<'_> {
@@ -425,10 +469,42 @@ impl Shared {
         if let Some(encoding) = &self.content_encoding {
             h.insert(CONTENT_ENCODING, encoding.clone());
         }
-        if let Some(key) = &self.api_key {
-            h.insert(DD_API_KEY, key.clone());
+        if let Some((name, value)) = &self.auth {
+            h.insert(name.clone(), value.clone());
         }
         req
+    }
+
+    /// Counts a 2xx answer: its latency, and its items as acked less those
+    /// the answer rejects. False when the body is not a valid answer (the
+    /// request is then counted as failed).
+    fn answered(&self, payload: &Payload, micros: u64, body: &[u8]) -> bool {
+        let items = payload.events() as u64;
+        let rejected = match self.check.map(|check| check(body)) {
+            None => Vec::new(),
+            Some(Ok(rejected)) => rejected,
+            Some(Err(reason)) => {
+                self.stats.failure("bad-answer", &reason);
+                return false;
+            }
+        };
+        let stats = &self.stats;
+        self.latency_us.record(micros);
+        stats.requests_ok.fetch_add(1, Ordering::Relaxed);
+        let n_rejected = rejected.iter().map(|(_, n)| n).sum::<u64>().min(items);
+        stats
+            .items_acked
+            .fetch_add(items - n_rejected, Ordering::Relaxed);
+        if n_rejected > 0 {
+            stats.rejected(&rejected, &String::from_utf8_lossy(body));
+        }
+        stats
+            .raw_bytes_acked
+            .fetch_add(payload.raw_len() as u64, Ordering::Relaxed);
+        stats
+            .wire_bytes_acked
+            .fetch_add(payload.wire_len() as u64, Ordering::Relaxed);
+        true
     }
 
     /// Sleeps until `at` (capped at the deadline); true if told to stop.
@@ -437,6 +513,21 @@ impl Shared {
         tokio::select! {
             _ = tokio::time::sleep_until(at) => false,
             _ = stop.wait_for(|s| *s) => true,
+        }
+    }
+}
+
+/// The header carrying `key` as `auth` says.
+fn auth_header(key: HeaderValue, auth: Auth) -> (HeaderName, HeaderValue) {
+    match auth {
+        Auth::DdApiKey => (DD_API_KEY, key),
+        Auth::EsApiKey => {
+            let mut value = b"ApiKey ".to_vec();
+            value.extend_from_slice(key.as_bytes());
+            // "ApiKey " before a valid header value is a valid header value.
+            let mut value = HeaderValue::from_bytes(&value).unwrap_or(key);
+            value.set_sensitive(true);
+            (AUTHORIZATION, value)
         }
     }
 }
@@ -530,16 +621,10 @@ async fn connection_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let micros = sent_at.elapsed().as_micros() as u64;
         let stats = &shared.stats;
         match result {
-            Ok(Ok((status, _))) if status.is_success() => {
-                shared.latency_us.record(micros);
-                stats.requests_ok.fetch_add(1, Ordering::Relaxed);
-                stats.items_acked.fetch_add(items, Ordering::Relaxed);
-                stats
-                    .raw_bytes_acked
-                    .fetch_add(payload.raw_len() as u64, Ordering::Relaxed);
-                stats
-                    .wire_bytes_acked
-                    .fetch_add(payload.wire_len() as u64, Ordering::Relaxed);
+            Ok(Ok((status, body))) if status.is_success() => {
+                if !shared.answered(payload, micros, &body) {
+                    shared.failed(&claimed, Some(status.as_u16()));
+                }
             }
             Ok(Ok((status, body))) => {
                 stats.failure(status.as_str(), &String::from_utf8_lossy(&body));
@@ -607,6 +692,7 @@ async fn progress(shared: Arc<Shared>, start: Instant) {
 /// still returns the outcome.
 pub(crate) async fn drive(job: HttpJob, opts: SendOptions) -> Result<Outcome, LoadgenError> {
     let path = job.target.uri(job.path)?;
+    let auth = opts.api_key.map(|key| auth_header(key, job.auth));
     // Fail fast on a wrong address rather than counting connect errors.
     connect(&job.target.addr, opts.timeout.min(Duration::from_secs(5)))
         .await
@@ -621,15 +707,13 @@ pub(crate) async fn drive(job: HttpJob, opts: SendOptions) -> Result<Outcome, Lo
         path,
         content_type: HeaderValue::from_static(job.content_type),
         content_encoding: job.content_encoding.map(HeaderValue::from_static),
-        api_key: opts.api_key,
+        auth,
+        check: job.check,
         source: job.source,
         next_payload: AtomicUsize::new(0),
         items_claimed: AtomicU64::new(0),
         deadline: opts.duration.map(|d| start + d),
-        pacer: opts.rate.map(|r| Pacer {
-            secs_per_item: 1.0 / r,
-            next: Mutex::new(None),
-        }),
+        pacer: opts.rate.map(Pacer::new),
         timeout: opts.timeout,
         stats: Stats::default(),
         latency_us: LatencyHistogram::new(),
@@ -670,6 +754,11 @@ pub(crate) async fn drive(job: HttpJob, opts: SendOptions) -> Result<Outcome, Lo
     let st = &shared.stats;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let ms = |us: u64| us as f64 / 1000.0;
+    let rejected_by_status = st
+        .rejected
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     let generator_wait_secs = match &shared.source {
         Source::Stream(stream) => load(&stream.wait_us) as f64 / 1e6,
         Source::Cycle { .. } => 0.0,
@@ -688,98 +777,8 @@ pub(crate) async fn drive(job: HttpJob, opts: SendOptions) -> Result<Outcome, Lo
         latency_ms_max: ms(shared.latency_us.max()),
         generator_wait_secs,
         items_given_up: load(&shared.items_given_up),
-    })
-}
-
-/// Runs the logs load test described by `args` and returns its summary.
-///
-/// Pre-generates and compresses `--payloads` batches (seeded by `--seed`,
-/// timestamped at the current time), checks that the target accepts TCP
-/// connections, then starts the clock and sends from `--connections`
-/// keep-alive connections until `--duration` elapses or `--events` have been
-/// sent, waiting for in-flight requests. A progress line goes to stderr once
-/// per second. Ctrl-C stops sending early and still returns the summary.
-///
-/// Failed requests do not make this fail; they are counted in the summary.
-/// Errors are bad arguments, an unreachable target at start, or a panicked
-/// task. Must be called within a Tokio runtime.
-pub async fn run_logs(args: &LoadgenArgs) -> Result<Summary, LoadgenError> {
-    let target = parse_target(&args.target)?;
-    let batch_size = args.effective_batch_size();
-    if batch_size == 0 {
-        return Err(invalid("batch-size", "must be at least 1"));
-    }
-    if args.payloads == 0 {
-        return Err(invalid("payloads", "must be at least 1"));
-    }
-    if args.events == Some(0) {
-        return Err(invalid("events", "must be at least 1"));
-    }
-    let default_duration = match args.events {
-        Some(_) => None,
-        None => Some(Duration::from_secs_f64(DEFAULT_DURATION_SECS)),
-    };
-    let opts = SendOptions::from_args(args, default_duration)?;
-    let gzip = !args.no_gzip;
-
-    // Build every body before the clock starts.
-    let now_ms = unix_now_ms();
-    let remainder = args.events.map_or(0, |n| (n % batch_size as u64) as usize);
-    let (seed, count, level) = (args.seed, args.payloads, gzip.then_some(args.gzip_level));
-    let payloads = tokio::task::spawn_blocking(move || {
-        PayloadSet::build(seed, count, batch_size, now_ms, level, remainder)
-    })
-    .await
-    .map_err(|e| LoadgenError::Task(e.to_string()))??;
-    eprintln!(
-        "loadgen: {} batches x {} events pre-generated: {:.1} MB JSON ({:.0} B/event), {}; {} connections -> {}{}",
-        payloads.payloads().len(),
-        batch_size,
-        payloads.raw_bytes() as f64 / 1e6,
-        payloads.avg_event_bytes(),
-        match level {
-            Some(l) => format!(
-                "{:.2} MB gzip level {l} (x{:.1})",
-                payloads.wire_bytes() as f64 / 1e6,
-                payloads.compression_ratio()
-            ),
-            None => "sent uncompressed".to_owned(),
-        },
-        args.connections,
-        args.target,
-        if opts.api_key.is_none() { " (no API key)" } else { "" },
-    );
-    let avg_event_bytes = payloads.avg_event_bytes();
-    let compression_ratio = payloads.compression_ratio();
-
-    let job = HttpJob {
-        target,
-        path: LOGS_PATH,
-        content_type: "application/json",
-        content_encoding: gzip.then_some("gzip"),
-        source: Source::Cycle {
-            set: payloads,
-            limit: args.events,
-        },
-        unit: "events",
-    };
-    let out = drive(job, opts).await?;
-    let elapsed = out.elapsed_secs;
-    Ok(Summary {
-        events_sent: out.items_sent,
-        events_acked: out.items_acked,
-        requests_ok: out.requests_ok,
-        requests_failed: out.requests_failed,
-        errors_by_status: out.errors_by_status,
-        elapsed_secs: elapsed,
-        events_per_sec: out.items_acked as f64 / elapsed,
-        mb_per_sec: out.raw_bytes_acked as f64 / elapsed / 1e6,
-        wire_mb_per_sec: out.wire_bytes_acked as f64 / elapsed / 1e6,
-        latency_ms_p50: out.latency_ms_p50,
-        latency_ms_p99: out.latency_ms_p99,
-        latency_ms_max: out.latency_ms_max,
-        avg_event_bytes,
-        compression_ratio,
+        items_rejected: load(&st.items_rejected),
+        rejected_by_status,
     })
 }
 

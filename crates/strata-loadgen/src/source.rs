@@ -2,7 +2,7 @@
 //! round-robin, or a stream of bodies built by generator threads while the
 //! run goes (with failed stream bodies sent again, see [`retryable`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -87,6 +87,41 @@ impl Stream {
             }
         }
     }
+}
+
+/// The next body of a [`Source::Cycle`]: round-robin through the set (by
+/// `next`), or with `limit`, until `claimed` items reach it, the last body
+/// being the set's remainder when the limit is not a whole number of
+/// batches. `None` when the limit is reached or the set is empty.
+pub(crate) fn claim_cycle(
+    set: &PayloadSet,
+    limit: Option<u64>,
+    claimed: &AtomicU64,
+    next: &AtomicUsize,
+) -> Option<Payload> {
+    let all = set.payloads();
+    let full = all.first()?.events() as u64;
+    if let Some(limit) = limit {
+        let mut cur = claimed.load(Ordering::Relaxed);
+        loop {
+            if cur >= limit {
+                return None;
+            }
+            let take = full.min(limit - cur);
+            match claimed.compare_exchange_weak(
+                cur,
+                cur + take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) if take < full => return set.remainder().cloned(),
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+    let i = next.fetch_add(1, Ordering::Relaxed);
+    all.get(i % all.len()).cloned()
 }
 
 /// Sends of one [`Source::Stream`] body before it is given up.

@@ -406,6 +406,7 @@ fn resolve(target: &str) -> Result<SocketAddr, LoadgenError> {
 /// again. Ctrl-C stops sending early. Errors are bad arguments or a socket
 /// that cannot be opened. Must be called within a Tokio runtime.
 pub async fn run_statsd(args: &LoadgenArgs) -> Result<StatsdSummary, LoadgenError> {
+    args.check_protocol()?;
     let addr = resolve(&args.statsd_target)?;
     let target = parse_target(&args.target)?;
     if args.series == 0 {
@@ -604,6 +605,7 @@ mod tests {
     }
 
     const DEFAULT_PACKET: usize = crate::DEFAULT_PACKET_SIZE;
+    const STATSD: crate::Protocol = crate::Protocol::Metrics(crate::MetricsProtocol::Statsd);
 
     #[test]
     fn sender_paces_to_the_rate() {
@@ -649,7 +651,7 @@ mod tests {
         drop(free);
         let args = LoadgenArgs {
             metrics: true,
-            protocol: crate::MetricsProtocol::Statsd,
+            protocol: Some(STATSD),
             statsd_target: receiver.local_addr().unwrap().to_string(),
             target: dead,
             series: 100,
@@ -672,7 +674,7 @@ mod tests {
     async fn run_statsd_rejects_bad_arguments() {
         let base = LoadgenArgs {
             metrics: true,
-            protocol: crate::MetricsProtocol::Statsd,
+            protocol: Some(STATSD),
             ..LoadgenArgs::default()
         };
         for bad in [

@@ -1,5 +1,5 @@
 use super::*;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::{HashMap, HashSet};
@@ -61,7 +61,8 @@ fn metrics_flags_parse_and_need_metrics() {
         Cli::try_parse_from(all).map(|cli| cli.args)
     };
     let a = parse(&["--metrics"]).unwrap();
-    assert_eq!(a.protocol, MetricsProtocol::V2Protobuf);
+    assert_eq!(a.protocol, None);
+    assert_eq!(a.metrics_protocol(), MetricsProtocol::V2Protobuf);
     assert_eq!(a.effective_batch_size(), DEFAULT_METRIC_BATCH);
     assert_eq!(a.effective_encoding(), BodyEncoding::Zstd);
     assert_eq!((a.series, a.interval), (10_000, 10));
@@ -85,7 +86,8 @@ fn metrics_flags_parse_and_need_metrics() {
         "8192",
     ])
     .unwrap();
-    assert_eq!(a.protocol, MetricsProtocol::Statsd);
+    assert_eq!(a.metrics_protocol(), MetricsProtocol::Statsd);
+    a.check_protocol().unwrap();
     assert_eq!(a.statsd_target, "127.0.0.1:8127");
     assert_eq!((a.series, a.packet_size, a.rate), (100, 8192, Some(5e4)));
     let a = parse(&[
@@ -104,8 +106,19 @@ fn metrics_flags_parse_and_need_metrics() {
         DEFAULT_LOG_BATCH
     );
 
-    // Metrics-only flags need --metrics; --events is logs-only.
-    assert!(parse(&["--protocol", "statsd"]).is_err());
+    // Metrics-only flags need --metrics; --events is logs-only; a metrics
+    // protocol parses without --metrics but the run refuses it.
+    let a = parse(&["--protocol", "statsd"]).unwrap();
+    assert!(
+        matches!(
+            a.check_protocol(),
+            Err(LoadgenError::InvalidArgs {
+                flag: "protocol",
+                ..
+            })
+        ),
+        "{a:?}"
+    );
     assert!(parse(&["--series", "5"]).is_err());
     assert!(parse(&["--backfill-hours", "1"]).is_err());
     assert!(parse(&["--metrics", "--events", "5"]).is_err());
@@ -227,8 +240,12 @@ fn generated_events_look_realistic() {
 #[test]
 fn summary_prints_as_one_json_line() {
     let s = Summary {
+        protocol: "bulk".into(),
+        encoding: "gzip".into(),
         events_sent: 2000,
-        events_acked: 1000,
+        events_acked: 900,
+        events_rejected: 100,
+        rejected_by_status: BTreeMap::from([("429".to_owned(), 100)]),
         requests_ok: 1,
         requests_failed: 1,
         errors_by_status: BTreeMap::from([("503".to_owned(), 1)]),
@@ -249,4 +266,104 @@ fn summary_prints_as_one_json_line() {
     let human = s.human();
     assert!(human.contains("503: 1"), "{human}");
     assert!(human.contains("p99 2.50 ms"), "{human}");
+    assert!(human.contains("(logs, bulk, gzip)"), "{human}");
+    assert!(
+        human.contains("100 events in 2xx answers (429: 100)"),
+        "{human}"
+    );
+    // Lines written before the protocol fields existed still read.
+    let mut old: serde_json::Value = serde_json::from_str(&line).unwrap();
+    for key in [
+        "protocol",
+        "encoding",
+        "events_rejected",
+        "rejected_by_status",
+    ] {
+        old.as_object_mut().unwrap().remove(key);
+    }
+    let back: Summary = serde_json::from_value(old).unwrap();
+    assert_eq!(back.protocol, "datadog");
+    assert_eq!(back.events_rejected, 0);
+}
+
+#[test]
+fn logs_protocol_flags_parse() {
+    let parse = |args: &[&str]| {
+        let mut all = vec!["loadgen"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).map(|cli| cli.args)
+    };
+    let a = parse(&[]).unwrap();
+    assert_eq!(a.logs_protocol(), LogsProtocol::Datadog);
+    assert_eq!(a.effective_encoding(), BodyEncoding::Gzip);
+    for (name, protocol) in [
+        ("datadog", LogsProtocol::Datadog),
+        ("otlp", LogsProtocol::Otlp),
+        ("otlp-json", LogsProtocol::OtlpJson),
+        ("bulk", LogsProtocol::Bulk),
+        ("syslog", LogsProtocol::Syslog),
+    ] {
+        let a = parse(&["--protocol", name]).unwrap();
+        assert_eq!(a.protocol, Some(Protocol::Logs(protocol)));
+        assert_eq!(a.logs_protocol(), protocol);
+        assert_eq!(protocol.as_str(), name);
+        a.check_protocol().unwrap();
+        // A logs protocol with --metrics is refused when the run starts.
+        let m = parse(&["--metrics", "--protocol", name]).unwrap();
+        assert!(m.check_protocol().is_err(), "{name}");
+    }
+    let a = parse(&["--protocol", "otlp", "--no-gzip"]).unwrap();
+    assert_eq!(a.effective_encoding(), BodyEncoding::Identity);
+    let a = parse(&[
+        "--protocol",
+        "bulk",
+        "--encoding",
+        "zstd",
+        "--zstd-level",
+        "3",
+    ])
+    .unwrap();
+    assert_eq!(
+        (a.effective_encoding(), a.zstd_level),
+        (BodyEncoding::Zstd, 3)
+    );
+    let a = parse(&[
+        "--protocol",
+        "syslog",
+        "--syslog-target",
+        "10.0.0.2:601",
+        "--syslog-framing",
+        "newline",
+        "--events",
+        "100",
+    ])
+    .unwrap();
+    assert_eq!(a.syslog_target, "10.0.0.2:601");
+    assert_eq!(a.syslog_framing, SyslogFraming::Newline);
+    assert_eq!(parse(&[]).unwrap().syslog_framing, SyslogFraming::Octet);
+    assert_eq!(parse(&[]).unwrap().syslog_target, DEFAULT_SYSLOG_TARGET);
+    assert!(parse(&["--syslog-framing", "lf"]).is_err());
+    assert!(parse(&["--protocol", "otlp-grpc"]).is_err());
+    assert!(parse(&["--protocol", "bulk", "--encoding", "br"]).is_err());
+}
+
+#[test]
+fn help_lists_every_protocol_with_examples() {
+    let help = Cli::command().render_long_help().to_string();
+    for needle in [
+        "datadog",
+        "otlp-json",
+        "bulk",
+        "syslog",
+        "v2-protobuf",
+        "statsd",
+        "--syslog-target",
+        "--syslog-framing",
+        "strata loadgen --protocol otlp ",
+        "strata loadgen --protocol bulk",
+        "strata loadgen --protocol syslog",
+        "URL/v1/logs",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from:\n{help}");
+    }
 }

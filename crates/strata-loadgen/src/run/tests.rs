@@ -1,4 +1,5 @@
 use super::*;
+use crate::run_logs;
 use flate2::read::GzDecoder;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
