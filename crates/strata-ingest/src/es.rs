@@ -1,1 +1,977 @@
-//! Elasticsearch `_bulk` decoder. Placeholder until the issue 6 work lands.
+//! The Elasticsearch intake decoder: `_bulk` NDJSON bodies ([`decode_bulk`])
+//! and single documents ([`decode_document`]) into [`Event`]s, one
+//! [`BulkItem`] per action, and the Elasticsearch reply shapes
+//! ([`bulk_response`], [`item_json`], [`error_json`]).
+//!
+//! A body is either refused whole ([`BulkError`]: framing, an unknown action,
+//! an action without its source line, a limit) or decoded item by item: an
+//! `index` or `create` whose source is not a JSON object, or that names no
+//! valid index, fails alone (status 400 in its item) while the others are
+//! stored, as Elasticsearch does. `delete` and `update` are answered per
+//! item with an error: Strata is append-only.
+//!
+//! Each source document is flattened to dotted paths first (nested objects
+//! and dotted keys are the same thing), then the ECS fields are mapped:
+//!
+//! | document path                          | event field                   |
+//! |----------------------------------------|-------------------------------|
+//! | `@timestamp` (RFC 3339 or epoch ms)    | timestamp (missing: now)      |
+//! | `message`                              | message (truncated)           |
+//! | `log.level`, then `level`              | status ([`Status::normalize`])|
+//! | `host.name`, `host.hostname`, `host`   | host                          |
+//! | `service.name`                         | service                       |
+//! | `event.dataset`, `data_stream.dataset` | source                        |
+//! | `trace.id`                             | trace id                      |
+//! | the index (`_index`, else the path)    | tag `index:<name>`            |
+//! | the action's `_id`                     | attribute `_id`               |
+//!
+//! Everything else stays an attribute. A mapped path whose value is not a
+//! scalar (or an `@timestamp` that does not parse) stays an attribute too.
+
+use serde_json::{json, Value};
+use strata_types::{event_id, AttrValue, Event, Status};
+
+use crate::flatten::flatten_object;
+use crate::timestamp::parse_timestamp_ns;
+use crate::{ErrorKind, IngestError};
+
+/// Longest `_id` Elasticsearch accepts, in bytes.
+pub const MAX_ID_BYTES: usize = 512;
+/// Longest index name Elasticsearch accepts, in bytes.
+pub const MAX_INDEX_BYTES: usize = 255;
+
+/// The error type of a request over a size or count limit.
+const TOO_LARGE: &str = "content_too_long_exception";
+
+/// A bulk action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpType {
+    /// `index`: stored.
+    Index,
+    /// `create`: stored (no conflict check: `_id` is not a key).
+    Create,
+    /// `update`: refused per item.
+    Update,
+    /// `delete`: refused per item.
+    Delete,
+}
+
+impl OpType {
+    /// The action's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Index => "index",
+            OpType::Create => "create",
+            OpType::Update => "update",
+            OpType::Delete => "delete",
+        }
+    }
+
+    fn parse(name: &str) -> Option<OpType> {
+        match name {
+            "index" => Some(OpType::Index),
+            "create" => Some(OpType::Create),
+            "update" => Some(OpType::Update),
+            "delete" => Some(OpType::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// Everything about a request that shapes its events besides the body.
+#[derive(Debug, Clone)]
+pub struct BulkRequest {
+    /// The index named by the path (`/{index}/_bulk`, `/{index}/_doc`).
+    pub default_index: Option<String>,
+    /// Receive time, used for documents without a usable `@timestamp`.
+    pub now_ns: i64,
+    /// Messages longer than this are truncated (at a character boundary).
+    pub max_log_bytes: usize,
+    /// More actions than this in one body is a 413.
+    pub max_items: usize,
+    /// Decoded events may hold at most this many bytes (`Event::heap_size`);
+    /// more is a 413.
+    pub max_decoded_bytes: usize,
+}
+
+/// An Elasticsearch error object: `{"type": …, "reason": …}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EsError {
+    /// The exception name, e.g. `document_parsing_exception`.
+    pub error_type: &'static str,
+    /// What is wrong, for the client.
+    pub reason: String,
+}
+
+/// A request refused whole: nothing of it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .error.reason)]
+pub struct BulkError {
+    /// The class of failure (the server maps it to a status).
+    pub kind: ErrorKind,
+    /// The Elasticsearch error to answer.
+    pub error: EsError,
+}
+
+impl BulkError {
+    fn new(kind: ErrorKind, error_type: &'static str, reason: impl Into<String>) -> BulkError {
+        BulkError {
+            kind,
+            error: EsError {
+                error_type,
+                reason: reason.into(),
+            },
+        }
+    }
+
+    fn illegal(reason: impl Into<String>) -> BulkError {
+        BulkError::new(ErrorKind::BadRequest, "illegal_argument_exception", reason)
+    }
+}
+
+impl From<IngestError> for BulkError {
+    /// Decompression errors (a corrupt or oversized body).
+    fn from(error: IngestError) -> BulkError {
+        let error_type = match error.kind {
+            ErrorKind::BadRequest => "parse_exception",
+            ErrorKind::TooLarge => TOO_LARGE,
+            ErrorKind::Unsupported => "media_type_header_exception",
+        };
+        BulkError::new(error.kind, error_type, error.detail)
+    }
+}
+
+/// What became of one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored as the event at this position of [`DecodedBulk::events`].
+    Stored(u32),
+    /// Refused, with its item status (400) and error.
+    Failed {
+        /// The item's HTTP-like status.
+        status: u16,
+        /// Why.
+        error: EsError,
+    },
+}
+
+/// One action of a request, in request order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkItem {
+    /// The action.
+    pub op: OpType,
+    /// The target index (the action's `_index`, else the path's), if any.
+    pub index: Option<String>,
+    /// The client's `_id`, if it gave one.
+    pub id: Option<String>,
+    /// Stored or refused.
+    pub outcome: Outcome,
+}
+
+/// A decoded request: its items and the events of the stored ones.
+#[derive(Debug, Default)]
+pub struct DecodedBulk {
+    /// One per action, in request order.
+    pub items: Vec<BulkItem>,
+    /// The stored items' events, in request order.
+    pub events: Vec<Event>,
+    /// Sum of the events' [`Event::heap_size`].
+    pub heap_bytes: u64,
+}
+
+/// Decodes an uncompressed `_bulk` body: NDJSON action lines, each `index`,
+/// `create` and `update` followed by its source line. Blank lines between
+/// actions are skipped and the final newline is optional.
+pub fn decode_bulk(body: &[u8], request: &BulkRequest) -> Result<DecodedBulk, BulkError> {
+    let mut bulk = Bulk::new(request);
+    let mut lines = Lines {
+        rest: body,
+        number: 0,
+    };
+    while let Some((number, line)) = lines.next() {
+        if is_blank(line) {
+            continue;
+        }
+        if bulk.out.items.len() >= request.max_items {
+            let max = request.max_items;
+            return Err(BulkError::new(
+                ErrorKind::TooLarge,
+                TOO_LARGE,
+                format!("more than {max} actions in one bulk request; the limit is {max}"),
+            ));
+        }
+        let action = parse_action(line, number)?;
+        match action.op {
+            OpType::Delete => bulk.refuse_unsupported(action),
+            OpType::Update => {
+                source_line(&mut lines, number, action.op)?;
+                bulk.refuse_unsupported(action);
+            }
+            OpType::Index | OpType::Create => {
+                let source = source_line(&mut lines, number, action.op)?;
+                bulk.document(action, source)?;
+            }
+        }
+    }
+    if bulk.out.items.is_empty() {
+        return Err(BulkError::new(
+            ErrorKind::BadRequest,
+            "action_request_validation_exception",
+            "Validation Failed: 1: no requests added;",
+        ));
+    }
+    Ok(bulk.out)
+}
+
+/// Decodes the body of `POST /{index}/_doc`, `PUT /{index}/_doc/{id}` or
+/// `/{index}/_create/{id}` (`op` is `Index` or `Create`): one JSON document,
+/// into one item (which may have failed, e.g. invalid JSON).
+pub fn decode_document(
+    body: &[u8],
+    request: &BulkRequest,
+    op: OpType,
+    id: Option<&str>,
+) -> Result<DecodedBulk, BulkError> {
+    if is_blank(body) {
+        return Err(BulkError::new(
+            ErrorKind::BadRequest,
+            "parse_exception",
+            "request body is required",
+        ));
+    }
+    let mut bulk = Bulk::new(request);
+    let action = Action {
+        op,
+        index: None,
+        id: id.map(str::to_string),
+    };
+    bulk.document(action, body)?;
+    Ok(bulk.out)
+}
+
+/// `{"took","errors","items":[{"<op>": {…}}]}`: the `_bulk` reply, as JSON
+/// text (written item by item: a reply may have many items). `seq` is the
+/// WAL sequence number of the stored events (generated `_id`s are their
+/// event ids); `None` when nothing was stored.
+pub fn bulk_response(items: &[BulkItem], seq: Option<u64>, took_ms: u64) -> Vec<u8> {
+    let errors = items
+        .iter()
+        .any(|item| matches!(item.outcome, Outcome::Failed { .. }));
+    let mut out = Vec::with_capacity(64 + items.len() * 200);
+    out.extend_from_slice(
+        format!("{{\"took\":{took_ms},\"errors\":{errors},\"items\":[").as_bytes(),
+    );
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        let mut entry = serde_json::Map::with_capacity(1);
+        entry.insert(item.op.as_str().to_string(), item_json(item, seq, true));
+        // Writing a `Value` to a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut out, &entry);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// One item's result object: `{"_index","_id","_version","result",
+/// "_shards","_seq_no","_primary_term"}` (plus `"status": 201` inside a bulk
+/// reply, the single-document reply has none), or for a refused item
+/// `{"_index","_id","status","error"}`.
+pub fn item_json(item: &BulkItem, seq: Option<u64>, with_status: bool) -> Value {
+    let index = item.index.as_deref().map_or(Value::Null, Value::from);
+    match &item.outcome {
+        Outcome::Stored(position) => {
+            let seq = seq.unwrap_or(0);
+            let id = item.id.clone().unwrap_or_else(|| event_id(seq, *position));
+            let mut result = json!({
+                "_index": index,
+                "_id": id,
+                "_version": 1,
+                "result": "created",
+                "_shards": {"total": 1, "successful": 1, "failed": 0},
+                "_seq_no": seq.saturating_mul(1 << 24).saturating_add(u64::from(*position)),
+                "_primary_term": 1,
+            });
+            if with_status {
+                result["status"] = json!(201);
+            }
+            result
+        }
+        Outcome::Failed { status, error } => json!({
+            "_index": index,
+            "_id": item.id,
+            "status": status,
+            "error": {"type": error.error_type, "reason": error.reason},
+        }),
+    }
+}
+
+/// `{"error":{"root_cause":[{"type","reason"}],"type","reason"},"status"}`:
+/// Elasticsearch's error reply.
+pub fn error_json(status: u16, error: &EsError) -> Value {
+    let cause = json!({"type": error.error_type, "reason": error.reason});
+    json!({
+        "error": {"root_cause": [cause], "type": error.error_type, "reason": error.reason},
+        "status": status,
+    })
+}
+
+/// An action line.
+struct Action {
+    op: OpType,
+    index: Option<String>,
+    id: Option<String>,
+}
+
+/// Decoding state: the output and a scratch vector reused for every
+/// document's flattened attributes.
+struct Bulk<'a> {
+    request: &'a BulkRequest,
+    scratch: Vec<(String, AttrValue)>,
+    out: DecodedBulk,
+}
+
+impl<'a> Bulk<'a> {
+    fn new(request: &'a BulkRequest) -> Bulk<'a> {
+        Bulk {
+            request,
+            scratch: Vec::with_capacity(32),
+            out: DecodedBulk::default(),
+        }
+    }
+
+    fn refuse_unsupported(&mut self, action: Action) {
+        let op = action.op.as_str();
+        let reason = format!(
+            "the {op} action is not supported: Strata's Elasticsearch intake is append-only \
+             (use index or create)"
+        );
+        self.push(action, failed("illegal_argument_exception", reason));
+    }
+
+    fn push(&mut self, action: Action, outcome: Outcome) {
+        self.out.items.push(BulkItem {
+            op: action.op,
+            index: action.index,
+            id: action.id,
+            outcome,
+        });
+    }
+
+    /// Decodes an `index` or `create` action and its source line. Only a
+    /// request-level limit is an error; a bad document fails its item.
+    fn document(&mut self, mut action: Action, source: &[u8]) -> Result<(), BulkError> {
+        if action.index.is_none() {
+            action.index.clone_from(&self.request.default_index);
+        }
+        let refused = match &action.index {
+            None => Some(failed(
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            )),
+            Some(index) => {
+                invalid_index(index).or_else(|| action.id.as_deref().and_then(invalid_id))
+            }
+        };
+        if let Some(outcome) = refused {
+            self.push(action, outcome);
+            return Ok(());
+        }
+        self.scratch.clear();
+        if let Err(error) = flatten_object(source, &mut self.scratch) {
+            let outcome = failed(
+                "document_parsing_exception",
+                format!("failed to parse: {error}"),
+            );
+            self.push(action, outcome);
+            return Ok(());
+        }
+        let index = action.index.as_deref().unwrap_or_default();
+        let event = to_event(&mut self.scratch, index, action.id.as_deref(), self.request);
+        self.out.heap_bytes += event.heap_size() as u64;
+        if self.out.heap_bytes > self.request.max_decoded_bytes as u64 {
+            let limit = self.request.max_decoded_bytes;
+            return Err(BulkError::new(
+                ErrorKind::TooLarge,
+                TOO_LARGE,
+                format!("the request decodes to more than {limit} bytes of events"),
+            ));
+        }
+        let position = self.out.events.len() as u32;
+        self.out.events.push(event);
+        self.push(action, Outcome::Stored(position));
+        Ok(())
+    }
+}
+
+fn failed(error_type: &'static str, reason: impl Into<String>) -> Outcome {
+    Outcome::Failed {
+        status: 400,
+        error: EsError {
+            error_type,
+            reason: reason.into(),
+        },
+    }
+}
+
+/// The lines of a body (`\n`, optionally `\r\n`), numbered from 1.
+struct Lines<'a> {
+    rest: &'a [u8],
+    number: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a [u8]);
+
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+            Some(at) => (&self.rest[..at], &self.rest[at + 1..]),
+            None => (self.rest, &[][..]),
+        };
+        self.rest = rest;
+        self.number += 1;
+        Some((self.number, line.strip_suffix(b"\r").unwrap_or(line)))
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The source line after the action on line `number`; a missing or blank
+/// one refuses the request, as Elasticsearch's validation does.
+fn source_line<'a>(
+    lines: &mut Lines<'a>,
+    number: usize,
+    op: OpType,
+) -> Result<&'a [u8], BulkError> {
+    match lines.next() {
+        Some((_, line)) if !is_blank(line) => Ok(line),
+        _ => Err(BulkError::new(
+            ErrorKind::BadRequest,
+            "action_request_validation_exception",
+            format!(
+                "Validation Failed: 1: source is missing for the {} action on line [{number}];",
+                op.as_str()
+            ),
+        )),
+    }
+}
+
+/// At most 64 characters of a client's text, for error messages.
+fn short(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+/// Parses an action line: `{"<op>": {"_index": …, "_id": …, …}}`. Other
+/// metadata (`routing`, `pipeline`, `require_alias`, …) is ignored.
+fn parse_action(line: &[u8], number: usize) -> Result<Action, BulkError> {
+    let malformed = |what: String| {
+        BulkError::illegal(format!("Malformed action/metadata line [{number}], {what}"))
+    };
+    let value: Value = serde_json::from_slice(line).map_err(|e| {
+        BulkError::new(
+            ErrorKind::BadRequest,
+            "parse_exception",
+            format!("Malformed action/metadata line [{number}]: {e}"),
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(malformed("expected a JSON object".into()));
+    };
+    if map.len() != 1 {
+        return Err(malformed(format!(
+            "expected exactly one of [create, delete, index, update] but found {} keys",
+            map.len()
+        )));
+    }
+    let Some((name, meta)) = map.into_iter().next() else {
+        return Err(malformed("expected an action".into()));
+    };
+    let Some(op) = OpType::parse(&name) else {
+        return Err(malformed(format!(
+            "expected one of [create, delete, index, update] but found [{}]",
+            short(&name)
+        )));
+    };
+    let Value::Object(meta) = meta else {
+        return Err(malformed(format!("expected an object after [{name}]")));
+    };
+    let index = match meta.get("_index") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(index)) => Some(index.clone()),
+        Some(_) => return Err(malformed("[_index] must be a string".into())),
+    };
+    let id = match meta.get("_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(malformed("[_id] must be a string".into())),
+    };
+    Ok(Action { op, index, id })
+}
+
+/// Elasticsearch's index name rules (plus: no control characters, since the
+/// name becomes a tag); the refusal, if any.
+fn invalid_index(name: &str) -> Option<Outcome> {
+    let rule = if name.is_empty() {
+        "must not be empty".to_string()
+    } else if name.len() > MAX_INDEX_BYTES {
+        format!(
+            "index name is too long, ({} > {MAX_INDEX_BYTES})",
+            name.len()
+        )
+    } else if name.chars().any(char::is_uppercase) {
+        "must be lowercase".to_string()
+    } else if name.starts_with(['-', '_', '+']) {
+        "must not start with '_', '-', or '+'".to_string()
+    } else if name == "." || name == ".." {
+        "must not be '.' or '..'".to_string()
+    } else if name.contains(['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'])
+        || name.chars().any(char::is_control)
+    {
+        "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?, #, :] \
+         or control characters"
+            .to_string()
+    } else {
+        return None;
+    };
+    let reason = format!("Invalid index name [{}], {rule}", short(name));
+    Some(failed("invalid_index_name_exception", reason))
+}
+
+fn invalid_id(id: &str) -> Option<Outcome> {
+    let reason = if id.is_empty() {
+        "Validation Failed: 1: if _id is specified it must not be empty;".to_string()
+    } else if id.len() > MAX_ID_BYTES {
+        format!(
+            "Validation Failed: 1: id [{}…] is too long, must be no longer than \
+             {MAX_ID_BYTES} bytes but was: {};",
+            short(id),
+            id.len()
+        )
+    } else {
+        return None;
+    };
+    Some(failed("action_request_validation_exception", reason))
+}
+
+/// An ECS field and where its value may come from, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Message,
+    Status,
+    Host,
+    Service,
+    Source,
+    TraceId,
+    Timestamp,
+}
+
+const FIELDS: usize = 7;
+
+fn mapped(path: &str) -> Option<(Field, u8)> {
+    let found = match path {
+        "message" => (Field::Message, 0),
+        "log.level" => (Field::Status, 0),
+        "level" => (Field::Status, 1),
+        "host.name" => (Field::Host, 0),
+        "host.hostname" => (Field::Host, 1),
+        "host" => (Field::Host, 2),
+        "service.name" => (Field::Service, 0),
+        "event.dataset" => (Field::Source, 0),
+        "data_stream.dataset" => (Field::Source, 1),
+        "trace.id" => (Field::TraceId, 0),
+        "@timestamp" => (Field::Timestamp, 0),
+        _ => return None,
+    };
+    Some(found)
+}
+
+/// A scalar's text (`Json` values, arrays and `null`, are not scalars).
+fn scalar_text(value: &AttrValue) -> Option<String> {
+    match value {
+        AttrValue::Str(s) => Some(s.clone()),
+        AttrValue::Int(n) => Some(n.to_string()),
+        AttrValue::Float(n) => Some(n.to_string()),
+        AttrValue::Bool(b) => Some(b.to_string()),
+        AttrValue::Json(_) => None,
+    }
+}
+
+/// Turns one document's flattened attributes into an event (see the module
+/// documentation for the mapping). `flat` is left empty.
+fn to_event(
+    flat: &mut Vec<(String, AttrValue)>,
+    index: &str,
+    id: Option<&str>,
+    request: &BulkRequest,
+) -> Event {
+    let mut best: [Option<(u8, usize)>; FIELDS] = [None; FIELDS];
+    let mut timestamp_ns = request.now_ns;
+    for (position, (path, value)) in flat.iter().enumerate() {
+        let Some((field, priority)) = mapped(path) else {
+            continue;
+        };
+        let mut parsed = None;
+        let usable = match (field, value) {
+            (Field::Timestamp, value) => {
+                parsed = parse_timestamp_ns(value);
+                parsed.is_some()
+            }
+            (Field::Status, AttrValue::Str(_) | AttrValue::Int(_)) => true,
+            (Field::Status, _) => false,
+            (_, value) => scalar_text(value).is_some(),
+        };
+        let slot = &mut best[field as usize];
+        if usable && slot.is_none_or(|(p, _)| priority < p) {
+            *slot = Some((priority, position));
+            timestamp_ns = parsed.unwrap_or(timestamp_ns);
+        }
+    }
+    let mut values: [Option<AttrValue>; FIELDS] = Default::default();
+    let mut attributes = Vec::with_capacity(flat.len() + usize::from(id.is_some()));
+    for (position, (path, value)) in flat.drain(..).enumerate() {
+        match best
+            .iter()
+            .position(|slot| matches!(slot, Some((_, p)) if *p == position))
+        {
+            Some(field) => values[field] = Some(value),
+            // The action's `_id` replaces one in the document.
+            None if id.is_some() && path == "_id" => {}
+            None => attributes.push((path, value)),
+        }
+    }
+    if let Some(id) = id {
+        attributes.push(("_id".to_string(), AttrValue::Str(id.to_string())));
+    }
+    let mut text = |field: Field| values[field as usize].take().and_then(|v| scalar_text(&v));
+    let mut message = text(Field::Message).unwrap_or_default();
+    truncate(&mut message, request.max_log_bytes);
+    let mut event = Event::new(timestamp_ns, message);
+    event.host = text(Field::Host);
+    event.service = text(Field::Service);
+    event.source = text(Field::Source);
+    event.trace_id = text(Field::TraceId);
+    event.status = match values[Field::Status as usize].take() {
+        Some(AttrValue::Str(s)) => Status::normalize(&s),
+        Some(AttrValue::Int(n)) => Status::from_severity(n),
+        _ => Status::Info,
+    };
+    event.tags = vec![format!("index:{index}")];
+    event.attributes = attributes;
+    event
+}
+
+fn truncate(message: &mut String, max: usize) {
+    if message.len() > max {
+        let mut cut = max;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000_000_000;
+    const AV: &str = "action_request_validation_exception";
+    const IA: &str = "illegal_argument_exception";
+    const DP: &str = "document_parsing_exception";
+    const IN: &str = "invalid_index_name_exception";
+
+    fn request(index: Option<&str>) -> BulkRequest {
+        BulkRequest {
+            default_index: index.map(str::to_string),
+            now_ns: NOW,
+            max_log_bytes: 16,
+            max_items: 5,
+            max_decoded_bytes: 100_000,
+        }
+    }
+
+    /// Decodes a body written with `'` for `"` (to keep the tables short).
+    fn decode(body: &str) -> Result<DecodedBulk, BulkError> {
+        let body = body.replace('\'', "\"");
+        decode_bulk(body.as_bytes(), &request(Some("path-idx")))
+    }
+
+    fn attr<'a>(event: &'a Event, path: &str) -> Option<&'a AttrValue> {
+        let found = event.attributes.iter().find(|(p, _)| p == path);
+        found.map(|(_, v)| v)
+    }
+
+    fn text(s: &str) -> AttrValue {
+        AttrValue::Str(s.to_string())
+    }
+
+    /// (body, per-item outcome: `Ok(())` stored or `Err(error type)`).
+    #[test]
+    fn items_table() {
+        let table: &[(&str, &[Result<(), &str>])] = &[
+            ("{'index':{}}\n{'message':'a'}\n", &[Ok(())]),
+            ("{'create':{'_index':'x'}}\r\n{}\r\n", &[Ok(())]),
+            // No final newline; blank lines between actions.
+            (
+                "\n{'index':{}}\n{'a':1}\n\n \n{'index':{}}\n{'a':2}",
+                &[Ok(()), Ok(())],
+            ),
+            (
+                "{'index':{}}\n{'a':1\n{'index':{}}\n{'a':2}\n",
+                &[Err(DP), Ok(())],
+            ),
+            ("{'index':{}}\n[1,2]\n", &[Err(DP)]),
+            ("{'index':{}}\n'text'\n", &[Err(DP)]),
+            ("{'index':{}}\n{'a':1} {'b':2}\n", &[Err(DP)]),
+            ("{'index':{}}\n{'a':'\\ud800'}\n", &[Err(DP)]),
+            (
+                "{'delete':{'_id':'1'}}\n{'update':{}}\n{'doc':{}}\n",
+                &[Err(IA), Err(IA)],
+            ),
+            ("{'index':{'_index':'Upper'}}\n{}\n", &[Err(IN)]),
+            ("{'index':{'_index':'_x'}}\n{}\n", &[Err(IN)]),
+            ("{'index':{'_index':'a b'}}\n{}\n", &[Err(IN)]),
+            ("{'index':{'_id':''}}\n{}\n", &[Err(AV)]),
+            ("{'index':{'_id':7,'routing':'r'}}\n{}\n", &[Ok(())]),
+        ];
+        for (body, want) in table {
+            let decoded = decode(body).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+            let got: Vec<Result<(), &str>> = decoded
+                .items
+                .iter()
+                .map(|item| match &item.outcome {
+                    Outcome::Stored(_) => Ok(()),
+                    Outcome::Failed { error, status } => {
+                        assert_eq!(*status, 400);
+                        Err(error.error_type)
+                    }
+                })
+                .collect();
+            assert_eq!(&got, want, "{body:?}");
+            let stored = want.iter().filter(|w| w.is_ok()).count();
+            assert_eq!(decoded.events.len(), stored, "{body:?}");
+        }
+    }
+
+    /// Bodies refused whole: (body, error type); 400 unless `TOO_LARGE`.
+    #[test]
+    fn request_errors_table() {
+        let six = "{'delete':{}}\n".repeat(6);
+        let table: &[(&str, &str)] = &[
+            ("", AV),
+            ("\n \n", AV),
+            ("{'index':{}}\n", AV),
+            ("{'index':{}}", AV),
+            ("{'index':{}}\n\n{}\n", AV),
+            ("{'update':{}}\n", AV),
+            ("{'upsert':{}}\n{}\n", IA),
+            ("{'index':{},'create':{}}\n{}\n", IA),
+            ("{}\n", IA),
+            ("[]\n", IA),
+            ("{'index':1}\n{}\n", IA),
+            ("{'index':{'_index':1}}\n{}\n", IA),
+            ("{'index':{'_id':[]}}\n{}\n", IA),
+            ("{'index':\n{}\n", "parse_exception"),
+            ("not json\n", "parse_exception"),
+            (&six, TOO_LARGE),
+        ];
+        for (body, error_type) in table {
+            let error = decode(body).expect_err(body);
+            assert_eq!(error.error.error_type, *error_type, "{body:?}: {error}");
+            let too_large = *error_type == TOO_LARGE;
+            assert_eq!(error.kind == ErrorKind::TooLarge, too_large, "{body:?}");
+        }
+        let mut small = request(Some("i"));
+        small.max_decoded_bytes = 500;
+        let body = "{\"index\":{}}\n{\"a\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n".repeat(3);
+        let error = decode_bulk(body.as_bytes(), &small).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn ecs_mapping_nested_and_dotted() {
+        let body = concat!(
+            "{'index':{'_index':'app-logs','_id':'abc'}}\n",
+            "{'@timestamp':'2023-11-14T22:13:20.123Z','message':'hello world, this is long',",
+            "'log':{'level':'WARNING','logger':'main'},'host':{'name':'web-1','ip':'10.0.0.1'},",
+            "'service.name':'api','trace':{'id':'t-1'},'event.dataset':'app.log',",
+            "'http':{'response':{'status_code':503}},'tags':['a','b'],'_id':'inner'}\n",
+            "{'create':{}}\n",
+            "{'log.level':'error','host':'h2','@timestamp':1700000000123,'level':'debug'}\n",
+            "{'index':{}}\n",
+            "{'@timestamp':'yesterday','host':{'hostname':'h3'},'log':{'level':3},'message':{'a':1}}",
+        );
+        let decoded = decode(body).unwrap();
+        assert_eq!(decoded.events.len(), 3);
+        let e = &decoded.events[0];
+        assert_eq!(e.timestamp_ns, 1_700_000_000_123_000_000);
+        assert_eq!(e.message, "hello world, thi", "truncated to 16 bytes");
+        assert_eq!(e.status, Status::Warn);
+        assert_eq!(e.host.as_deref(), Some("web-1"));
+        assert_eq!(e.service.as_deref(), Some("api"));
+        assert_eq!(e.trace_id.as_deref(), Some("t-1"));
+        assert_eq!(e.source.as_deref(), Some("app.log"));
+        assert_eq!(e.tags, vec!["index:app-logs".to_string()]);
+        assert_eq!(attr(e, "log.logger"), Some(&text("main")));
+        assert_eq!(attr(e, "host.ip"), Some(&text("10.0.0.1")));
+        let status_code = attr(e, "http.response.status_code");
+        assert_eq!(status_code, Some(&AttrValue::Int(503)));
+        let tags = AttrValue::Json(r#"["a","b"]"#.into());
+        assert_eq!(attr(e, "tags"), Some(&tags));
+        assert_eq!(attr(e, "_id"), Some(&text("abc")));
+        assert_eq!(e.attributes.iter().filter(|(p, _)| p == "_id").count(), 1);
+        assert!(attr(e, "log.level").is_none() && attr(e, "message").is_none());
+
+        let e = &decoded.events[1];
+        assert_eq!(e.status, Status::Error, "log.level beats level");
+        assert_eq!(attr(e, "level"), Some(&text("debug")));
+        assert_eq!(e.host.as_deref(), Some("h2"));
+        assert_eq!(e.timestamp_ns, 1_700_000_000_123_000_000);
+        assert_eq!(e.tags, vec!["index:path-idx".to_string()]);
+
+        let e = &decoded.events[2];
+        assert_eq!(e.timestamp_ns, NOW, "unparsable @timestamp: now");
+        assert_eq!(attr(e, "@timestamp"), Some(&text("yesterday")));
+        assert_eq!(e.host.as_deref(), Some("h3"));
+        assert_eq!(e.status, Status::Error, "severity 3");
+        assert_eq!(e.message, "");
+        assert_eq!(attr(e, "message.a"), Some(&AttrValue::Int(1)));
+    }
+
+    #[test]
+    fn missing_index_fails_the_item_only() {
+        let body = "{\"index\":{}}\n{}\n{\"index\":{\"_index\":\"x\"}}\n{}\n";
+        let decoded = decode_bulk(body.as_bytes(), &request(None)).unwrap();
+        assert!(matches!(decoded.items[0].outcome, Outcome::Failed { .. }));
+        assert_eq!(decoded.items[1].outcome, Outcome::Stored(0));
+        assert_eq!(decoded.events[0].tags, vec!["index:x".to_string()]);
+    }
+
+    #[test]
+    fn replies() {
+        let body =
+            "{'index':{'_id':'mine'}}\n{}\n{'create':{}}\n{}\n{'index':{}}\n{x\n{'delete':{}}\n";
+        let decoded = decode(body).unwrap();
+        let reply = bulk_response(&decoded.items, Some(7), 3);
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(
+            (&reply["took"], &reply["errors"]),
+            (&json!(3), &json!(true))
+        );
+        let items = reply["items"].as_array().unwrap();
+        assert_eq!(items.len(), 4);
+        let first = &items[0]["index"];
+        assert_eq!(
+            (&first["_id"], &first["status"]),
+            (&json!("mine"), &json!(201))
+        );
+        assert_eq!(first["result"], "created");
+        assert_eq!(first["_index"], "path-idx");
+        assert_eq!(items[1]["create"]["_id"], event_id(7, 1));
+        assert_eq!(items[1]["create"]["_shards"]["successful"], 1);
+        assert_eq!(items[2]["index"]["status"], 400);
+        assert_eq!(items[2]["index"]["error"]["type"], DP);
+        assert_eq!(items[3]["delete"]["status"], 400);
+        let single = item_json(&decoded.items[1], Some(7), false);
+        assert!(single.get("status").is_none());
+        let ok = decode("{'index':{}}\n{}\n").unwrap();
+        let reply: Value = serde_json::from_slice(&bulk_response(&ok.items, Some(1), 0)).unwrap();
+        assert_eq!(reply["errors"], false);
+        let reason = "no".to_string();
+        let body = error_json(
+            401,
+            &EsError {
+                error_type: "security_exception",
+                reason,
+            },
+        );
+        assert_eq!(body["status"], 401);
+        assert_eq!(body["error"]["root_cause"][0]["type"], "security_exception");
+        assert_eq!(body["error"]["reason"], "no");
+    }
+
+    #[test]
+    fn single_documents() {
+        let request = request(Some("docs"));
+        let one = decode_document(b"{\"message\":\"m\"}", &request, OpType::Index, None).unwrap();
+        assert_eq!(one.items[0].outcome, Outcome::Stored(0));
+        assert_eq!(one.events[0].tags, vec!["index:docs".to_string()]);
+        let pretty = b"{\n  \"message\": \"m\"\n}\n";
+        let id = decode_document(pretty, &request, OpType::Create, Some("k")).unwrap();
+        assert_eq!(attr(&id.events[0], "_id"), Some(&text("k")));
+        let bad = decode_document(b"{nope", &request, OpType::Index, None).unwrap();
+        assert!(bad.events.is_empty());
+        let failed = matches!(bad.items[0].outcome, Outcome::Failed { status: 400, .. });
+        assert!(failed, "{bad:?}");
+        let empty = decode_document(b" ", &request, OpType::Index, None).unwrap_err();
+        assert_eq!(empty.error.error_type, "parse_exception");
+    }
+
+    /// Line fragments that recombine into plausible and broken bodies.
+    const FRAGMENTS: [&str; 12] = [
+        "{\"index\":{}}",
+        "{\"create\":{\"_index\":\"a\",\"_id\":\"1\"}}",
+        "{\"delete\":{}}",
+        "{\"update\":{}}",
+        "{\"message\":\"m\",\"log\":{\"level\":\"warn\"},\"@timestamp\":1}",
+        "{\"host\":{\"name\":[1]},\"log.level\":{},\"a.b\":null}",
+        "{\"x\":",
+        "",
+        "[]",
+        "{\"index\":{\"_index\":\"B\"}}",
+        "\u{e9}\u{0}",
+        "{\"index\":{\"_id\":\"\"}}",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn recombined_bodies_keep_the_invariants(
+            picks in proptest::collection::vec(0..FRAGMENTS.len(), 0..12),
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        ) {
+            let mut body: Vec<u8> = picks
+                .iter()
+                .flat_map(|&i| format!("{}\n", FRAGMENTS[i]).into_bytes())
+                .collect();
+            body.extend_from_slice(&noise);
+            if let Ok(decoded) = decode_bulk(&body, &request(Some("p"))) {
+                let stored = decoded
+                    .items
+                    .iter()
+                    .filter(|i| matches!(i.outcome, Outcome::Stored(_)))
+                    .count();
+                proptest::prop_assert_eq!(stored, decoded.events.len());
+                proptest::prop_assert!(decoded.items.len() <= 5);
+                let reply = bulk_response(&decoded.items, Some(3), 1);
+                proptest::prop_assert!(serde_json::from_slice::<Value>(&reply).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_do_not_panic() {
+        let deep = format!(
+            "{{\"index\":{{}}}}\n{{\"a\":{}{}}}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let samples: [&[u8]; 6] = [
+            b"\xff\xfe\n\x00",
+            b"{\"index\":{}}\n\xff\n",
+            b"{\"index\":{\"_index\":\"\xc3\x28\"}}\n{}\n",
+            b"\r\n\r\n",
+            deep.as_bytes(),
+            b"{\"index\":{}}\n{\"@timestamp\":-1e400}\n",
+        ];
+        for body in samples {
+            let _ = decode_bulk(body, &request(Some("i")));
+        }
+    }
+}

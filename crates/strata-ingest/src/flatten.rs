@@ -91,6 +91,38 @@ pub(crate) fn decode_json(bytes: &[u8], decoder: &mut Decoder<'_>) -> Result<(),
     parsed.map_err(|e| IngestError::bad(format!("invalid JSON: {e}")))
 }
 
+/// Parses one JSON object (a whole document, e.g. an Elasticsearch bulk
+/// source line) into flattened `(path, value)` pairs appended to `out`, with
+/// the same rules and limits as a logs item but no Datadog string-field
+/// check. Anything else (invalid JSON, not an object, trailing data, over a
+/// limit) is an error message for the client.
+pub(crate) fn flatten_object(
+    bytes: &[u8],
+    out: &mut Vec<(String, AttrValue)>,
+) -> Result<(), serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer
+        .deserialize_any(ObjectVisitor { out })
+        .and_then(|()| deserializer.end())
+}
+
+/// The top-level visitor of [`flatten_object`]: only an object is accepted.
+struct ObjectVisitor<'a> {
+    out: &'a mut Vec<(String, AttrValue)>,
+}
+
+impl<'de> Visitor<'de> for ObjectVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        flatten_map(map, "", self.out, &[]).map(drop)
+    }
+}
+
 struct BodyVisitor<'a, 'b> {
     decoder: &'a mut Decoder<'b>,
 }
@@ -128,7 +160,7 @@ impl<'de> Visitor<'de> for BodyVisitor<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         self.decoder.scratch.clear();
-        flatten_map(map, "", &mut self.decoder.scratch)?;
+        flatten_map(map, "", &mut self.decoder.scratch, &STRING_FIELDS)?;
         self.decoder.finish_item(None)
     }
 
@@ -201,7 +233,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         self.decoder.scratch.clear();
-        flatten_map(map, "", &mut self.decoder.scratch)?;
+        flatten_map(map, "", &mut self.decoder.scratch, &STRING_FIELDS)?;
         self.decoder.finish_item(Some(self.index))
     }
 
@@ -228,10 +260,13 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
     }
 }
 
+/// Flattens one object into `out`; a top-level key in `string_fields` whose
+/// value is an object is an error.
 fn flatten_map<'de, A: MapAccess<'de>>(
     mut map: A,
     prefix: &str,
     out: &mut Vec<(String, AttrValue)>,
+    string_fields: &[&str],
 ) -> Result<usize, A::Error> {
     let mut entries = 0;
     while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
@@ -252,7 +287,7 @@ fn flatten_map<'de, A: MapAccess<'de>>(
                 path.chars().take(40).collect::<String>()
             )));
         }
-        let top_level_string_field = prefix.is_empty() && STRING_FIELDS.contains(&path.as_str());
+        let top_level_string_field = prefix.is_empty() && string_fields.contains(&path.as_str());
         map.next_value_seed(ValueSeed {
             path,
             out,
@@ -337,7 +372,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 self.path
             )));
         }
-        let entries = flatten_map(map, &self.path, self.out)?;
+        let entries = flatten_map(map, &self.path, self.out, &[])?;
         if entries == 0 {
             self.out.push((self.path, AttrValue::Json("{}".to_owned())));
         }

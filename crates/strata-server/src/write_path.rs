@@ -154,7 +154,7 @@ pub(crate) async fn commit_events(
 
 /// Commits one request's metric points (a chunk prepared on the decode pool
 /// with `Tsdb::prepare`): the same steps as [`commit_events`], counting
-/// `points` in `strata_metric_points_ingested_total{source}`.
+/// `points` in `strata_metric_points_total{source}`.
 #[allow(clippy::too_many_arguments)] // the parts of one committed request
 pub(crate) async fn commit_metrics(
     state: &Arc<AppState>,
