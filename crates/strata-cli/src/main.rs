@@ -32,7 +32,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: Datadog logs and metrics intake on HTTP, DogStatsD on
-    /// UDP (--statsd-listen), data in a local directory.
+    /// UDP (--statsd-listen), syslog on TCP and UDP (--syslog-listen), data
+    /// in a local directory.
     ///
     /// Configuration is merged from the TOML file (--config or STRATA_CONFIG),
     /// then STRATA_* environment variables (e.g. STRATA_WAL_DURABILITY=none),
@@ -43,8 +44,9 @@ enum Command {
     /// Tenants, keys, quotas and export (works on the data directory directly).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
-    /// Send realistic Datadog logs (or, with --metrics, metrics over HTTP or
-    /// DogStatsD) to a server and report throughput and latency.
+    /// Send realistic logs (Datadog JSON, OTLP, Elasticsearch bulk or syslog;
+    /// or, with --metrics, metrics over HTTP or DogStatsD) to a server and
+    /// report throughput and latency.
     Loadgen(strata_loadgen::LoadgenArgs),
     /// Search logs on a running server and print them (a table or NDJSON).
     Query(client::QueryArgs),
@@ -90,6 +92,16 @@ struct ServeArgs {
     /// [default: the `default` tenant's key in DATA_DIR/bootstrap-keys.json].
     #[arg(long, value_name = "KEY", requires = "statsd_listen")]
     statsd_api_key: Option<String>,
+    /// Receive syslog (RFC 3164 and RFC 5424) on this address, e.g.
+    /// tcp://127.0.0.1:1514 or udp://127.0.0.1:1514 (repeatable; each adds
+    /// one listener to [syslog] listeners).
+    #[arg(long, value_name = "tcp://ADDR|udp://ADDR")]
+    syslog_listen: Vec<String>,
+    /// The API key whose tenant owns what the --syslog-listen listeners
+    /// receive [default: the `default` tenant's key in
+    /// DATA_DIR/bootstrap-keys.json].
+    #[arg(long, value_name = "KEY", requires = "syslog_listen")]
+    syslog_api_key: Option<String>,
 }
 
 fn main() {
@@ -159,7 +171,31 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
             api_key: args.statsd_api_key.clone().unwrap_or_default(),
         });
     }
+    for url in &args.syslog_listen {
+        config.syslog.listeners.push(syslog_listener(
+            url,
+            args.syslog_api_key.as_deref().unwrap_or_default(),
+        )?);
+    }
     Ok(config)
+}
+
+/// A `--syslog-listen` value: `tcp://ADDR` or `udp://ADDR`.
+fn syslog_listener(url: &str, api_key: &str) -> anyhow::Result<strata_config::SyslogListener> {
+    use strata_config::SyslogProtocol;
+    let (protocol, listen) = match url.split_once("://") {
+        Some(("tcp", addr)) => (SyslogProtocol::Tcp, addr),
+        Some(("udp", addr)) => (SyslogProtocol::Udp, addr),
+        _ => anyhow::bail!("--syslog-listen {url}: expected tcp://ADDR or udp://ADDR"),
+    };
+    listen
+        .parse::<std::net::SocketAddr>()
+        .with_context(|| format!("--syslog-listen {url}"))?;
+    Ok(strata_config::SyslogListener {
+        listen: listen.to_string(),
+        protocol,
+        api_key: api_key.to_string(),
+    })
 }
 
 /// The configuration from a TOML file, `STRATA_*` variables and `--set`

@@ -28,11 +28,13 @@ use serde::{Deserialize, Serialize};
 
 mod lifecycle;
 mod metrics;
+mod syslog;
 
 pub use lifecycle::{
     CompactionSection, RetentionSection, S3Section, StorageBackend, StorageSection,
 };
 pub use metrics::{MetricsSection, StatsdListener, StatsdSection};
+pub use syslog::{SyslogListener, SyslogProtocol, SyslogSection};
 
 /// The default HTTP listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
@@ -109,6 +111,8 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// DogStatsD listeners.
     pub statsd: StatsdSection,
+    /// Syslog listeners.
+    pub syslog: SyslogSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -223,6 +227,7 @@ impl Default for Config {
             retention: RetentionSection::default(),
             metrics: MetricsSection::default(),
             statsd: StatsdSection::default(),
+            syslog: SyslogSection::default(),
             log: LogSection::default(),
         }
     }
@@ -467,6 +472,7 @@ impl Config {
             });
         }
         self.statsd.validate()?;
+        self.syslog.validate()?;
         lifecycle::validate(&self.storage, &self.compaction, &self.retention)
     }
 }

@@ -52,6 +52,8 @@ pub struct Metrics {
     pub storage: crate::storage_metrics::StorageMetrics,
     /// Metric points, the metrics store and DogStatsD.
     pub tsdb: crate::tsdb_metrics::TsdbMetrics,
+    /// Syslog listeners.
+    pub syslog: crate::syslog::SyslogMetrics,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -191,6 +193,7 @@ impl Metrics {
             ),
             storage: crate::storage_metrics::StorageMetrics::new(&registry, seconds.clone()),
             tsdb: crate::tsdb_metrics::TsdbMetrics::new(&registry, seconds.clone()),
+            syslog: crate::syslog::SyslogMetrics::new(&registry),
             flush_seconds: histogram(
                 &registry,
                 "strata_flush_seconds",

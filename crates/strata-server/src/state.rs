@@ -52,6 +52,9 @@ pub enum ServeError {
     /// A DogStatsD listener cannot start.
     #[error("statsd: {0}")]
     Statsd(String),
+    /// A syslog listener cannot start.
+    #[error("syslog: {0}")]
+    Syslog(String),
     /// The segment store cannot be opened or read.
     #[error("segment storage: {0}")]
     Storage(#[from] strata_storage::StorageError),
@@ -374,6 +377,7 @@ impl Server {
         let _ = state.core.set(core);
         tracing::info!("ready");
         let statsd = crate::statsd::start(&state).await?;
+        let syslog = crate::syslog::start(&state).await?;
 
         let lifecycle = tokio::spawn(crate::lifecycle::lifecycle_loop(
             Arc::clone(&state),
@@ -383,8 +387,10 @@ impl Server {
         let served = http
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
-        // DogStatsD windows still open are written to the WAL first.
+        // DogStatsD windows still open and pending syslog batches are
+        // written to the WAL first.
         statsd.stop().await;
+        syslog.stop().await;
         let _ = stop_tx.send(true);
         let _ = background.await;
         let _ = lifecycle.await;
