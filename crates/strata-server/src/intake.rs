@@ -412,7 +412,15 @@ async fn ingest(
         })
     })
     .await?;
-    commit_events(state, core, &auth.tenant, reservation, batch, "datadog_logs").await?;
+    commit_events(
+        state,
+        core,
+        &auth.tenant,
+        reservation,
+        batch,
+        "datadog_logs",
+    )
+    .await?;
     Ok(())
 }
 
