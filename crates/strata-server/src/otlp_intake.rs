@@ -175,6 +175,7 @@ async fn ingest(
         let now_s = now_secs() as i64;
         let tsdb = Arc::clone(&core.tsdb);
         let cumulative = Arc::clone(&state.otlp_cumulative);
+        // A decode error leaves the cumulative state as it was.
         let decoded = decode_blocking(state, move || {
             let raw = decompress(&wire, encoding, raw_limit as usize)?;
             let m =
@@ -183,15 +184,15 @@ async fn ingest(
             let payload = strata_metrics::codec::encode(&tenant, &batch);
             let points = batch.point_count() as u64;
             let chunk = tsdb.prepare(&tenant, batch);
-            let outcome = (m.decoded.dropped, m.rejected, m.error_message);
+            let outcome = (m.decoded.dropped, m.rejected, m.error_message, m.undo);
             Ok((chunk, points, payload, raw.len() as u64, outcome))
         })
         .await?;
-        let (chunk, points, payload, raw_len, (dropped, rejected, message)) = decoded;
+        let (chunk, points, payload, raw_len, (dropped, rejected, message, undo)) = decoded;
         record_dropped(state, &dropped);
         if points > 0 {
             let tenant = &auth.tenant;
-            commit_metrics(
+            let committed = commit_metrics(
                 state,
                 core,
                 tenant,
@@ -202,7 +203,13 @@ async fn ingest(
                 raw_len,
                 "otlp_metrics",
             )
-            .await?;
+            .await;
+            // Not stored (quota, memory, WAL): the client's retry must find
+            // the cumulative baselines as they were.
+            if let Err(error) = committed {
+                state.otlp_cumulative.rollback(undo);
+                return Err(error);
+            }
         }
         return Ok((rejected, message));
     }

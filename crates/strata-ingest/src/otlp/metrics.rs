@@ -16,7 +16,8 @@
 //! | `Summary` | `<name>.count` and `<name>.sum` as counts of the increase (summaries are cumulative), and each quantile as a gauge `<name>.quantile` tagged `quantile:<q>` (`0.99`, `0.5`, `1`) |
 //!
 //! **Series.** The metric name goes through
-//! [`normalize_metric_name`](strata_metrics::normalize_metric_name); the host
+//! [`normalize_metric_name`](strata_metrics::normalize_metric_name) (once
+//! per metric; a summary's names with their suffix); the host
 //! is the resource's `host.name`; the tags are the data point's attributes
 //! as `key:value` (strings as they are, numbers and booleans as text, arrays
 //! and maps as compact JSON, bytes as base64; an empty value gives the bare
@@ -49,15 +50,27 @@
 //! is not an error.
 //!
 //! **Cumulative to delta.** [`CumulativeState`], shared by the server, keeps
-//! per `(tenant, series)` the last point's start time, time and value (or
-//! bucket counts). The first point of a series only sets that baseline (as
+//! per tenant and series the last point's start time, time and value (or
+//! bucket counts). Its key adds to the stored series a hash of the full
+//! resource attributes and the scope's name and version, so two processes
+//! of one service on one host (say, differing only in
+//! `service.instance.id`) keep separate baselines while their points go to
+//! the same stored series. The first point of a series only sets that baseline (as
 //! Datadog, which drops the first cumulative point); so do a point whose
 //! start time differs from the remembered one, a value or bucket count that
 //! went down (a reset), and a histogram whose bounds or scale changed. Later
 //! points emit the increase, with interval `time − previous time`. A point
-//! not newer than the remembered one (a retry) is ignored. The state is in
-//! memory only: after a restart, the first cumulative point of each series
-//! is a baseline again.
+//! not newer than the remembered one (a retry) is ignored. Points are
+//! applied as they are decoded; [`OtlpMetrics::undo`] records what the
+//! request changed, and the server passes it to
+//! [`CumulativeState::rollback`] when the batch is not stored, so the
+//! client's retry finds the baselines as they were (a decode error rolls
+//! back by itself). The state is bounded; when full, the tenant holding
+//! the most entries loses its least recently used half, so a tenant within
+//! its fair share (the bound divided by the tenants present) keeps its
+//! baselines whatever another one sends. The state is in memory only:
+//! after a restart, the first cumulative point of each series is a
+//! baseline again.
 //!
 //! **What is rejected.** A body that does not decode is a 400 naming OTLP
 //! `ExportMetricsServiceRequest`. More points (every output point: a
@@ -71,21 +84,23 @@
 //! without a value (also counted as `no_value`) or with a NaN/±inf value
 //! (`non_finite`), a monotonic sum or histogram whose temporality is
 //! neither DELTA nor CUMULATIVE, an invalid histogram layout (bounds not
-//! finite or not increasing, one bucket count too many or too few), a
+//! finite or not increasing, one bucket count too many or too few, more
+//! than 4096 buckets, or more than 4096 exponential buckets on a side), a
 //! point outside the window. A summary's non-finite quantile drops that
-//! quantile only (one rejection each). Points flagged
+//! quantile only. A data point counts as one rejection however many of its
+//! outputs fail (a summary's count, sum and quantiles). Points flagged
 //! `FLAG_NO_RECORDED_VALUE` are dropped (counted as `no_value`) but not
 //! rejected. A metric with no data is skipped.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use prost::Message;
-use strata_metrics::{
-    normalize_metric_name, MetricType, Point, SeriesKey, SeriesPoints, Sketch, SketchPoints,
-};
+use strata_metrics::{MetricType, Point, SeriesKey, SeriesPoints, Sketch, SketchPoints};
 
-use super::common::{any_text, scalar_text, JsonBudget, KeyValue, Resource};
+use super::common::{any_text, scalar_text, InstrumentationScope, JsonBudget, KeyValue, Resource};
 use super::Format;
 use crate::metrics::{Collector, DecodedMetrics, DropReason, MetricsLimits};
 use crate::IngestError;
@@ -99,11 +114,13 @@ mod state;
 mod tests;
 #[cfg(test)]
 mod tests_kinds;
+#[cfg(test)]
+mod tests_review;
 
 pub use proto::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-pub use state::CumulativeState;
+pub use state::{CumulativeState, CumulativeUndo};
 
 /// A decoded OTLP metrics request.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -115,11 +132,17 @@ pub struct OtlpMetrics {
     /// Why, for `partial_success.error_message`: the first reason, and how
     /// many more there were. Empty when nothing was rejected.
     pub error_message: String,
+    /// What the decode changed in the [`CumulativeState`]: pass it to
+    /// [`CumulativeState::rollback`] when the batch is not stored (quota,
+    /// memory, WAL), so the client's retry counts the increase again.
+    pub undo: CumulativeUndo,
 }
 
 /// Decodes an OTLP `ExportMetricsServiceRequest` (protobuf or JSON, already
 /// decompressed) into a metric batch for `tenant`; see the module docs for
-/// the mapping. `state` carries cumulative series across requests.
+/// the mapping. `state` carries cumulative series across requests; the
+/// answer's [`OtlpMetrics::undo`] undoes this request's part of it. On an
+/// error the state is left as it was.
 pub fn decode_metrics(
     body: &[u8],
     format: Format,
@@ -130,14 +153,9 @@ pub fn decode_metrics(
 ) -> Result<OtlpMetrics, IngestError> {
     let request = parse_request(body, format)?;
     let mut decoder = Decoder::new(tenant, now_s, limits, state);
-    for (r, rm) in request.resource_metrics.iter().enumerate() {
-        let resource = ResourceTags::new(rm.resource.as_ref());
-        for (s, sm) in rm.scope_metrics.iter().enumerate() {
-            for (m, metric) in sm.metrics.iter().enumerate() {
-                let at = Place { r, s, m, p: None };
-                decoder.metric(&resource, at, metric)?;
-            }
-        }
+    if let Err(error) = decoder.request(&request) {
+        state.rollback(decoder.undo);
+        return Err(error);
     }
     Ok(decoder.finish())
 }
@@ -181,7 +199,7 @@ fn parse_request(body: &[u8], format: Format) -> Result<ExportMetricsServiceRequ
 
 /// Where a metric or data point is, for messages:
 /// `resourceMetrics[0].scopeMetrics[1].metrics[2].dataPoints[3]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Place {
     r: usize,
     s: usize,
@@ -214,16 +232,23 @@ impl fmt::Display for Place {
 struct ResourceTags {
     host: String,
     tags: Vec<String>,
+    /// A hash of all the attributes (in any order), for the state key.
+    origin: u64,
 }
 
 impl ResourceTags {
     fn new(resource: Option<&Resource>) -> ResourceTags {
-        let mut out = ResourceTags::default();
+        let attributes = resource.map_or(&[][..], |r| r.attributes.as_slice());
+        let mut encoded: Vec<Vec<u8>> = attributes.iter().map(|kv| kv.encode_to_vec()).collect();
+        encoded.sort_unstable();
+        let mut hasher = DefaultHasher::new();
+        encoded.hash(&mut hasher);
+        let mut out = ResourceTags {
+            origin: hasher.finish(),
+            ..ResourceTags::default()
+        };
         let (mut service, mut env, mut legacy_env) = (None, None, None);
-        for kv in resource
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or_default()
-        {
+        for kv in attributes {
             let slot = match kv.key.as_str() {
                 "host.name" if out.host.is_empty() => {
                     out.host = scalar_text(kv.value.as_ref()).unwrap_or_default();
@@ -245,6 +270,16 @@ impl ResourceTags {
             out.tags.push(format!("env:{env}"));
         }
         out
+    }
+
+    /// The origin of the series under `scope`: the resource's attributes
+    /// and the scope's name and version. Part of the cumulative state key
+    /// only, so two processes that store the same series keep apart.
+    fn origin(&self, scope: Option<&InstrumentationScope>) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.origin.hash(&mut hasher);
+        scope.map(|s| (&s.name, &s.version)).hash(&mut hasher);
+        hasher.finish()
     }
 }
 
@@ -296,15 +331,19 @@ struct Begun {
 /// One request's output, grouped by series.
 #[derive(Debug)]
 struct Decoder<'a> {
-    tenant: &'a str,
     now_ns: u64,
     state: &'a CumulativeState,
+    undo: CumulativeUndo,
+    /// [`ResourceTags::origin`] of the scope being decoded.
+    origin: u64,
     collector: Collector<'a>,
     series: Vec<SeriesPoints>,
     series_index: HashMap<(u64, MetricType, u32), usize>,
     sketches: Vec<SketchPoints>,
     sketch_index: HashMap<u64, usize>,
     rejected: u64,
+    /// The last data point rejected: each counts once.
+    last_rejected: Option<Place>,
     first_error: Option<String>,
 }
 
@@ -319,22 +358,43 @@ impl<'a> Decoder<'a> {
             .unwrap_or(0)
             .saturating_mul(1_000_000_000);
         Decoder {
-            tenant,
             now_ns,
             state,
+            undo: CumulativeUndo::new(tenant),
+            origin: 0,
             collector: Collector::new(now_s, limits),
             series: Vec::new(),
             series_index: HashMap::new(),
             sketches: Vec::new(),
             sketch_index: HashMap::new(),
             rejected: 0,
+            last_rejected: None,
             first_error: None,
         }
     }
 
-    /// Counts one rejected data point (and a drop reason, when it is one).
+    /// Decodes every metric of the request.
+    fn request(&mut self, request: &ExportMetricsServiceRequest) -> Result<(), IngestError> {
+        for (r, rm) in request.resource_metrics.iter().enumerate() {
+            let resource = ResourceTags::new(rm.resource.as_ref());
+            for (s, sm) in rm.scope_metrics.iter().enumerate() {
+                self.origin = resource.origin(sm.scope.as_ref());
+                for (m, metric) in sm.metrics.iter().enumerate() {
+                    let at = Place { r, s, m, p: None };
+                    self.metric(&resource, at, metric)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a rejected data point (once per point, however many of its
+    /// outputs fail) and a drop reason, when it is one.
     fn reject(&mut self, at: Place, why: Option<DropReason>, message: impl fmt::Display) {
-        self.rejected += 1;
+        if self.last_rejected != Some(at) {
+            self.rejected += 1;
+            self.last_rejected = Some(at);
+        }
         if let Some(why) = why {
             self.collector.drop_point(why);
         }
@@ -382,11 +442,10 @@ impl<'a> Decoder<'a> {
         }))
     }
 
-    /// Builds a series key, rejecting the point when the name (with its
-    /// suffix) or the tags are invalid.
+    /// Builds a series key from an already normalised name, rejecting the
+    /// point when the name or the tags are invalid.
     fn key(&mut self, at: Place, name: &str, host: &str, tags: Vec<String>) -> Option<SeriesKey> {
-        let normalized = normalize_metric_name(name);
-        match SeriesKey::new(normalized, host, tags) {
+        match SeriesKey::new(name, host, tags) {
             Ok(key) => Some(key),
             Err(e) => {
                 self.reject(at, None, format_args!("metric {name:?}: {e}"));
@@ -464,6 +523,7 @@ impl<'a> Decoder<'a> {
             decoded: self.collector.finish(),
             rejected: self.rejected,
             error_message,
+            undo: self.undo,
         }
     }
 }

@@ -7,10 +7,10 @@ use super::proto::{
     Histogram, Metric, NumberDataPoint, Summary,
 };
 use super::sketches::{
-    bucket_delta, explicit_counts, explicit_sketch, exponential_delta, exponential_sketch,
-    layout_hash, ExpBuckets, Stats,
+    bucket_delta, check_side, explicit_counts, explicit_sketch, exponential_delta,
+    exponential_sketch, layout_hash, ExpBuckets, Stats,
 };
-use super::state::{Snapshot, StateKind, Step};
+use super::state::{Snapshot, StateKey, StateKind, Step};
 use super::{interval_between, Begun, Decoder, Place, ResourceTags};
 use crate::metrics::DropReason;
 use crate::IngestError;
@@ -61,7 +61,8 @@ fn number_delta(prev: &Snapshot, cur: &Snapshot) -> Option<f64> {
 }
 
 impl Decoder<'_> {
-    /// Decodes one metric's data points.
+    /// Decodes one metric's data points. The name is normalised here, once
+    /// for all of them.
     pub(super) fn metric(
         &mut self,
         resource: &ResourceTags,
@@ -72,7 +73,8 @@ impl Decoder<'_> {
             return Ok(());
         };
         let name = metric.name.as_str();
-        if !is_valid_metric_name(&normalize_metric_name(name)) {
+        let normalized = normalize_metric_name(name);
+        if !is_valid_metric_name(&normalized) {
             let points = data_points(data);
             self.collector.count_points(points, &at)?;
             for p in 0..points {
@@ -88,6 +90,7 @@ impl Decoder<'_> {
             return Ok(());
         }
         let unit = metric.unit.as_str();
+        let name = normalized.as_str();
         match data {
             Data::Gauge(g) => {
                 self.numbers(resource, at, name, unit, &g.data_points, NumberMode::Gauge)
@@ -103,7 +106,7 @@ impl Decoder<'_> {
             }
             Data::Histogram(h) => self.histograms(resource, at, name, h),
             Data::ExponentialHistogram(e) => self.exponentials(resource, at, name, e),
-            Data::Summary(s) => self.summaries(resource, at, name, unit, s),
+            Data::Summary(s) => self.summaries(resource, at, &metric.name, unit, s),
         }
     }
 
@@ -164,6 +167,15 @@ impl Decoder<'_> {
         Ok(())
     }
 
+    /// The state key of a series of the scope being decoded.
+    fn state_key(&self, key: &SeriesKey, kind: StateKind) -> StateKey {
+        StateKey {
+            series: key.id(),
+            origin: self.origin,
+            kind,
+        }
+    }
+
     /// A cumulative total through the state: a count of the increase, or
     /// nothing for a baseline.
     fn cumulative_number(
@@ -175,10 +187,10 @@ impl Decoder<'_> {
         value: f64,
         unit: &str,
     ) -> Result<(), IngestError> {
-        let state_key = (key.id(), StateKind::Number);
+        let state_key = self.state_key(&key, StateKind::Number);
         let snapshot = Snapshot::Number(value);
         let step = self.state.advance(
-            self.tenant,
+            &mut self.undo,
             state_key,
             start_ns,
             begun.time_ns,
@@ -256,10 +268,10 @@ impl Decoder<'_> {
                     counts,
                     sum: dp.sum.filter(|s| s.is_finite()),
                 };
-                let state_key = (key.id(), StateKind::Histogram);
+                let state_key = self.state_key(&key, StateKind::Histogram);
                 let start = dp.start_time_unix_nano;
                 let step = self.state.advance(
-                    self.tenant,
+                    &mut self.undo,
                     state_key,
                     start,
                     begun.time_ns,
@@ -308,12 +320,17 @@ impl Decoder<'_> {
                 self.reject(at, None, why);
                 continue;
             }
+            let positive = exp_side(dp.positive.as_ref());
+            let negative = exp_side(dp.negative.as_ref());
+            let sides = check_side("positive", positive).and(check_side("negative", negative));
+            if let Err(why) = sides {
+                self.reject(at, None, why);
+                continue;
+            }
             let tags = std::mem::take(&mut begun.tags);
             let Some(key) = self.key(at, name, &resource.host, tags) else {
                 continue;
             };
-            let positive = exp_side(dp.positive.as_ref());
-            let negative = exp_side(dp.negative.as_ref());
             if !cumulative {
                 let stats = Stats::new(dp.sum, dp.min, dp.max);
                 let built = exponential_sketch(dp.scale, dp.zero_count, positive, negative, &stats);
@@ -329,10 +346,10 @@ impl Decoder<'_> {
                 negative: negative.counts.to_vec(),
                 sum: dp.sum.filter(|s| s.is_finite()),
             };
-            let state_key = (key.id(), StateKind::Exponential);
+            let state_key = self.state_key(&key, StateKind::Exponential);
             let start = dp.start_time_unix_nano;
             let step = self.state.advance(
-                self.tenant,
+                &mut self.undo,
                 state_key,
                 start,
                 begun.time_ns,
@@ -356,6 +373,8 @@ impl Decoder<'_> {
         Ok(())
     }
 
+    /// Summary points; `name` is the metric's name as sent (each output
+    /// name, with its suffix, is normalised once here).
     fn summaries(
         &mut self,
         resource: &ResourceTags,
@@ -364,6 +383,8 @@ impl Decoder<'_> {
         unit: &str,
         summary: &Summary,
     ) -> Result<(), IngestError> {
+        let [count_name, sum_name, quantile_name] =
+            [".count", ".sum", ".quantile"].map(|s| normalize_metric_name(&format!("{name}{s}")));
         for (p, dp) in summary.data_points.iter().enumerate() {
             let at = at.point(p);
             let outputs = dp.quantile_values.len().saturating_add(2);
@@ -389,15 +410,12 @@ impl Decoder<'_> {
             }
             let host = resource.host.as_str();
             let start = dp.start_time_unix_nano;
-            let count_name = format!("{name}.count");
             if let Some(key) = self.key(at, &count_name, host, begun.tags.clone()) {
                 self.cumulative_number(at, key, start, &begun, dp.count as f64, "")?;
             }
-            let sum_name = format!("{name}.sum");
             if let Some(key) = self.key(at, &sum_name, host, begun.tags.clone()) {
                 self.cumulative_number(at, key, start, &begun, dp.sum, unit)?;
             }
-            let quantile_name = format!("{name}.quantile");
             for q in &dp.quantile_values {
                 if !(q.quantile.is_finite() && q.value.is_finite()) {
                     let why = format!("quantile {} value {} is not finite", q.quantile, q.value);

@@ -420,13 +420,17 @@ impl<'de> Deserialize<'de> for F64 {
     }
 }
 
+/// A repeated `uint64`/`fixed64` field: through [`de_seq`], so each element
+/// is charged to the [`JsonBudget`](crate::otlp::common::JsonBudget) (the
+/// `collect` reuses the list's allocation).
 fn de_u64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-    let list: Vec<U64> = de_nullable(d)?;
+    let list: Vec<U64> = de_seq(d)?;
     Ok(list.into_iter().map(|v| v.0).collect())
 }
 
+/// A repeated `double` field, charged like [`de_u64_list`].
 fn de_f64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-    let list: Vec<F64> = de_nullable(d)?;
+    let list: Vec<F64> = de_seq(d)?;
     Ok(list.into_iter().map(|v| v.0).collect())
 }
 

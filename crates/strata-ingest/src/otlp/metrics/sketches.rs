@@ -1,8 +1,6 @@
 //! OTLP histograms to Datadog sketches, and the cumulative-to-delta
 //! arithmetic on bucket counts.
 
-use std::collections::BTreeMap;
-
 use strata_metrics::sketch::key;
 use strata_metrics::Sketch;
 
@@ -11,6 +9,10 @@ use super::state::Snapshot;
 /// Most distinct values one explicit bucket is spread over; its count is
 /// divided evenly between them.
 const SPREAD_STEPS: u64 = 32;
+
+/// Most buckets one histogram point may have: explicit buckets, or
+/// exponential buckets on each side. Bounds the work and state per point.
+pub(super) const MAX_BUCKETS: usize = 4096;
 
 /// Scales the OTLP specification allows (`-10..=20`).
 const SCALES: std::ops::RangeInclusive<i32> = -10..=20;
@@ -51,10 +53,12 @@ impl Stats {
     }
 }
 
-/// Accumulates weighted values into the Agent's key space.
+/// Accumulates weighted values into the Agent's key space: `(key, count)`
+/// runs in insertion order (a run grows while the key repeats, which it
+/// does for values added in order), sorted and merged once at the end.
 #[derive(Debug, Default)]
 struct Builder {
-    bins: BTreeMap<i32, u64>,
+    bins: Vec<(i32, u64)>,
     count: u64,
     sum: f64,
     min: f64,
@@ -63,6 +67,11 @@ struct Builder {
 
 impl Builder {
     fn add(&mut self, v: f64, n: u64) {
+        self.add_keyed(v, n, None);
+    }
+
+    /// Adds `n` times `v`, whose key is `known` when the caller knows it.
+    fn add_keyed(&mut self, v: f64, n: u64, known: Option<i32>) {
         if n == 0 || !v.is_finite() {
             return;
         }
@@ -75,13 +84,31 @@ impl Builder {
         }
         self.count = self.count.saturating_add(n);
         self.sum += v * n as f64;
-        let bin = self.bins.entry(key(v)).or_default();
-        *bin = bin.saturating_add(n);
+        let k = known.unwrap_or_else(|| key(v));
+        match self.bins.last_mut() {
+            Some((last, count)) if *last == k => *count = count.saturating_add(n),
+            _ => self.bins.push((k, n)),
+        }
+    }
+
+    /// The runs sorted by key, one per key.
+    fn merged_bins(&mut self) -> Vec<(i32, u64)> {
+        let mut runs = std::mem::take(&mut self.bins);
+        // Stable sort: linear on the (usual) already sorted runs.
+        runs.sort_by_key(|&(k, _)| k);
+        let mut merged: Vec<(i32, u64)> = Vec::with_capacity(runs.len());
+        for (k, n) in runs {
+            match merged.last_mut() {
+                Some((last, count)) if *last == k => *count = count.saturating_add(n),
+                _ => merged.push((k, n)),
+            }
+        }
+        merged
     }
 
     /// The sketch, with the point's own sum/min/max where it sent them.
     /// `None` when no value was added.
-    fn finish(self, stats: &Stats) -> Result<Option<Sketch>, String> {
+    fn finish(mut self, stats: &Stats) -> Result<Option<Sketch>, String> {
         if self.count == 0 {
             return Ok(None);
         }
@@ -94,9 +121,9 @@ impl Builder {
         // The Agent's bins count in u32: heavier bins saturate, and the
         // sketch keeps the exact count next to them.
         let (keys, counts): (Vec<i32>, Vec<u32>) = self
-            .bins
-            .iter()
-            .map(|(&k, &n)| (k, u32::try_from(n).unwrap_or(u32::MAX)))
+            .merged_bins()
+            .into_iter()
+            .map(|(k, n)| (k, u32::try_from(n).unwrap_or(u32::MAX)))
             .unzip();
         let binned: u64 = counts.iter().map(|&n| u64::from(n)).sum();
         let binned = i64::try_from(binned).map_err(|_| "the histogram's count is too large")?;
@@ -109,12 +136,19 @@ impl Builder {
 
 /// Checks an explicit-bucket point's layout and answers its bucket counts:
 /// `bucket_counts` as sent, or `[count]` when it sent neither bounds nor
-/// buckets (a point with only count and sum).
+/// buckets (a point with only count and sum). More than [`MAX_BUCKETS`]
+/// buckets is refused.
 pub(super) fn explicit_counts(
     bounds: &[f64],
     bucket_counts: &[u64],
     count: u64,
 ) -> Result<Vec<u64>, String> {
+    let buckets = bucket_counts.len().max(bounds.len().saturating_add(1));
+    if buckets > MAX_BUCKETS {
+        return Err(format!(
+            "histogram has {buckets} buckets (at most {MAX_BUCKETS})"
+        ));
+    }
     if bounds.iter().any(|b| !b.is_finite()) {
         return Err("explicitBounds holds a value that is not finite".into());
     }
@@ -185,20 +219,39 @@ pub(super) fn explicit_sketch(
 }
 
 /// Adds `n` values spread evenly over `[lo, hi]` (bucket midpoints of
-/// `min(n, SPREAD_STEPS)` equal slices).
+/// `min(n, SPREAD_STEPS)` equal slices). The key is monotonic: when the
+/// first and last values share one, it is computed once for all of them.
 fn spread(builder: &mut Builder, lo: f64, hi: f64, n: u64, stats: &Stats) {
+    if n == 0 {
+        return;
+    }
     if lo == hi {
         builder.add(lo, n);
         return;
     }
     let steps = n.min(SPREAD_STEPS);
     let (each, extra) = (n / steps, n % steps);
-    for j in 0..steps {
+    let value = |j: u64| {
         let t = (j as f64 + 0.5) / steps as f64;
         // lo·(1−t) + hi·t cannot overflow where lo + (hi−lo)·t could.
-        let v = stats.clamp(lo * (1.0 - t) + hi * t);
-        builder.add(v, each + u64::from(j < extra));
+        stats.clamp(lo * (1.0 - t) + hi * t)
+    };
+    let (first, last) = (key(value(0)), key(value(steps - 1)));
+    let shared = (first == last).then_some(first);
+    for j in 0..steps {
+        builder.add_keyed(value(j), each + u64::from(j < extra), shared);
     }
+}
+
+/// Refuses an exponential side with more than [`MAX_BUCKETS`] buckets.
+pub(super) fn check_side(name: &str, side: ExpBuckets<'_>) -> Result<(), String> {
+    if side.counts.len() > MAX_BUCKETS {
+        return Err(format!(
+            "exponential histogram has {} {name} buckets (at most {MAX_BUCKETS})",
+            side.counts.len()
+        ));
+    }
+    Ok(())
 }
 
 /// One side of an exponential histogram: the index of the first count and

@@ -5,7 +5,7 @@ use super::proto::{
     metric::Data, number_data_point::Value, AggregationTemporality, Gauge, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum, FLAG_NO_RECORDED_VALUE,
 };
-use super::state::{Snapshot, StateKind, Step};
+use super::state::{Snapshot, StateKey, StateKind, Step};
 use super::*;
 use crate::otlp::common::{AnyValue, ArrayValue, KeyValue, Resource};
 use crate::ErrorKind;
@@ -30,6 +30,10 @@ pub(super) fn request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
                 ..Default::default()
             }),
             scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "lib".into(),
+                    ..Default::default()
+                }),
                 metrics,
                 ..Default::default()
             }],
@@ -601,13 +605,22 @@ fn field_numbers_match_the_proto_on_the_wire() {
     );
 }
 
+/// The state key of series `id` (origin 0).
+pub(super) fn skey(id: u64, kind: StateKind) -> StateKey {
+    StateKey {
+        series: id,
+        origin: 0,
+        kind,
+    }
+}
+
 #[test]
 fn state_evicts_the_least_recently_touched_half() {
     let state = CumulativeState::new(4);
     let advance = |id: u64, time: u64, value: f64| {
         state.advance(
-            "t",
-            (id, StateKind::Number),
+            &mut CumulativeUndo::new("t"),
+            skey(id, StateKind::Number),
             0,
             time,
             Snapshot::Number(value),
@@ -659,9 +672,9 @@ fn state_evicts_the_least_recently_touched_half() {
         sum: None,
     };
     let histogram = |id: u64, n: usize| {
-        state.advance("t", (id, StateKind::Histogram), 0, 1, buckets(n), |_, _| {
-            Some(())
-        })
+        let key = skey(id, StateKind::Histogram);
+        let undo = &mut CumulativeUndo::new("t");
+        state.advance(undo, key, 0, 1, buckets(n), |_, _| Some(()))
     };
     assert_eq!(histogram(1, 160), Step::Baseline);
     assert_eq!(state.len(), 0, "11 units alone exceed the bound");
@@ -678,8 +691,8 @@ fn state_evicts_the_least_recently_touched_half() {
 fn advance_disabled(state: &CumulativeState) -> Step<f64> {
     for time in 1..3 {
         state.advance(
-            "t",
-            (1, StateKind::Number),
+            &mut CumulativeUndo::new("t"),
+            skey(1, StateKind::Number),
             0,
             time,
             Snapshot::Number(1.0),
@@ -687,8 +700,8 @@ fn advance_disabled(state: &CumulativeState) -> Step<f64> {
         );
     }
     state.advance(
-        "t",
-        (1, StateKind::Number),
+        &mut CumulativeUndo::new("t"),
+        skey(1, StateKind::Number),
         0,
         9,
         Snapshot::Number(1.0),
