@@ -33,9 +33,12 @@
 //! [`json`](super::json), re-exported here) are meant for
 //! `#[serde(deserialize_with = "…")]` on any OTLP message.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::io::{self, Write};
 
-use serde::Deserialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use strata_types::AttrValue;
 
 use super::json::clip;
@@ -230,11 +233,11 @@ pub struct EntityRef {
     pub r#type: String,
     /// Field 3.
     #[prost(string, repeated, tag = "3")]
-    #[serde(alias = "id_keys", deserialize_with = "de_nullable")]
+    #[serde(alias = "id_keys", deserialize_with = "de_seq")]
     pub id_keys: Vec<String>,
     /// Field 4.
     #[prost(string, repeated, tag = "4")]
-    #[serde(alias = "description_keys", deserialize_with = "de_nullable")]
+    #[serde(alias = "description_keys", deserialize_with = "de_seq")]
     pub description_keys: Vec<String>,
 }
 
@@ -301,53 +304,131 @@ pub fn nanos_i64(ns: u64) -> i64 {
     i64::try_from(ns).unwrap_or(i64::MAX)
 }
 
-/// An [`AnyValue`] as JSON: kvlists as objects (first key wins), bytes as
-/// base64, non-finite doubles as `"NaN"`/`"Infinity"`/`"-Infinity"`, and the
-/// empty value as `null`.
-pub fn any_to_json(value: Option<&AnyValue>) -> serde_json::Value {
-    use serde_json::Value as J;
-    match value.and_then(|v| v.value.as_ref()) {
-        None => J::Null,
-        Some(Value::StringValue(s)) => J::String(s.clone()),
-        Some(Value::BoolValue(b)) => J::Bool(*b),
-        Some(Value::IntValue(i)) => J::from(*i),
-        Some(Value::DoubleValue(d)) => double_json(*d),
-        Some(Value::ArrayValue(a)) => {
-            J::Array(a.values.iter().map(|v| any_to_json(Some(v))).collect())
+/// An [`AnyValue`] serialized as JSON straight from the proto struct (no
+/// `serde_json::Value` tree): kvlists as objects (see [`KeyValuesJson`]),
+/// bytes as base64, non-finite doubles as `"NaN"`/`"Infinity"`/`"-Infinity"`,
+/// and the empty value as `null`.
+#[derive(Debug, Clone, Copy)]
+pub struct AnyJson<'a>(pub Option<&'a AnyValue>);
+
+impl Serialize for AnyJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.and_then(|v| v.value.as_ref()) {
+            None => s.serialize_unit(),
+            Some(Value::StringValue(text)) => s.serialize_str(text),
+            Some(Value::BoolValue(b)) => s.serialize_bool(*b),
+            Some(Value::IntValue(i)) => s.serialize_i64(*i),
+            Some(Value::DoubleValue(d)) if d.is_finite() => s.serialize_f64(*d),
+            Some(Value::DoubleValue(d)) if d.is_nan() => s.serialize_str("NaN"),
+            Some(Value::DoubleValue(d)) if *d > 0.0 => s.serialize_str("Infinity"),
+            Some(Value::DoubleValue(_)) => s.serialize_str("-Infinity"),
+            Some(Value::ArrayValue(a)) => s.collect_seq(a.values.iter().map(|v| AnyJson(Some(v)))),
+            Some(Value::KvlistValue(list)) => KeyValuesJson(&list.values).serialize(s),
+            Some(Value::BytesValue(b)) => s.serialize_str(&encode_base64(b)),
         }
-        Some(Value::KvlistValue(list)) => key_values_json(&list.values),
-        Some(Value::BytesValue(b)) => J::String(encode_base64(b)),
     }
 }
 
-/// Key-values as one JSON object (first key wins).
-pub fn key_values_json(kvs: &[KeyValue]) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    for kv in kvs {
-        if !map.contains_key(&kv.key) {
-            map.insert(kv.key.clone(), any_to_json(kv.value.as_ref()));
+/// Key-values serialized as one JSON object: keys in byte order, the first
+/// of equal keys wins.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyValuesJson<'a>(pub &'a [KeyValue]);
+
+impl Serialize for KeyValuesJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut sorted: Vec<&KeyValue> = self.0.iter().collect();
+        // Stable: among equal keys the first stays first, and is kept.
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        sorted.dedup_by(|later, earlier| later.key == earlier.key);
+        let mut map = s.serialize_map(Some(sorted.len()))?;
+        for kv in sorted {
+            map.serialize_entry(&kv.key, &AnyJson(kv.value.as_ref()))?;
         }
+        map.end()
     }
-    serde_json::Value::Object(map)
 }
 
-fn double_json(d: f64) -> serde_json::Value {
-    match serde_json::Number::from_f64(d) {
-        Some(n) => serde_json::Value::Number(n),
-        None if d.is_nan() => "NaN".into(),
-        None if d > 0.0 => "Infinity".into(),
-        None => "-Infinity".into(),
-    }
+/// `value` as compact JSON text.
+pub fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
+    // Only non-string map keys or a failing writer can fail; neither occurs.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+/// An [`AnyValue`] as compact JSON text (see [`AnyJson`]).
+pub fn any_json(value: Option<&AnyValue>) -> String {
+    json_text(&AnyJson(value))
 }
 
 /// A value as message text: strings as they are, bytes as base64, the empty
 /// value as `""`, anything else as its compact JSON text.
 pub fn any_text(value: Option<&AnyValue>) -> String {
+    any_text_max(value, usize::MAX)
+}
+
+/// [`any_text`] cut to at most `max` bytes at a character boundary, without
+/// building more of the text than is kept.
+pub fn any_text_max(value: Option<&AnyValue>, max: usize) -> String {
     match value.and_then(|v| v.value.as_ref()) {
         None => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(Value::BytesValue(b)) => encode_base64(b),
-        Some(_) => any_to_json(value).to_string(),
+        Some(Value::StringValue(s)) => prefix(s, max).to_string(),
+        Some(Value::BytesValue(b)) => {
+            // 3 bytes are 4 base64 characters: encode only what is kept.
+            let keep = max.div_ceil(4).saturating_mul(3);
+            let mut text = encode_base64(b.get(..keep).unwrap_or(b));
+            text.truncate(max.min(text.len()));
+            text
+        }
+        Some(_) => capped_json(&AnyJson(value), max),
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends at a
+/// character boundary.
+pub fn prefix(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `value` as JSON text cut to at most `max` bytes at a character boundary;
+/// serialization stops once `max` bytes are written.
+fn capped_json<T: Serialize>(value: &T, max: usize) -> String {
+    let mut out = Capped {
+        buf: Vec::new(),
+        max,
+    };
+    // An error means the text reached `max` bytes: it is cut there anyway.
+    let _ = serde_json::to_writer(&mut out, value);
+    String::from_utf8(out.buf).unwrap_or_else(|e| {
+        // A prefix of valid UTF-8: only the last character can be cut.
+        let valid = e.utf8_error().valid_up_to();
+        let mut bytes = e.into_bytes();
+        bytes.truncate(valid);
+        String::from_utf8(bytes).unwrap_or_default()
+    })
+}
+
+/// A writer that keeps the first `max` bytes and fails past them.
+struct Capped {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = self.max.saturating_sub(self.buf.len());
+        if data.len() > room {
+            self.buf.extend_from_slice(&data[..room]);
+            return Err(io::Error::other("over the message limit"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -374,9 +455,7 @@ pub fn attr_value(value: Option<&AnyValue>) -> AttrValue {
         Some(Value::IntValue(i)) => AttrValue::Int(*i),
         Some(Value::DoubleValue(d)) => AttrValue::Float(*d),
         Some(Value::BytesValue(b)) => AttrValue::Str(encode_base64(b)),
-        Some(Value::ArrayValue(_) | Value::KvlistValue(_)) => {
-            AttrValue::Json(any_to_json(value).to_string())
-        }
+        Some(Value::ArrayValue(_) | Value::KvlistValue(_)) => AttrValue::Json(any_json(value)),
     }
 }
 
@@ -412,16 +491,72 @@ pub fn flatten_key_values(
 
 /// One event's attributes, in order, where a key already present is not
 /// added again (first wins), bounded by the logs decoder's attribute limit.
-/// Short lists are searched in place; a key set is built past
-/// [`AttrList::INDEX_FROM`] entries.
+/// Short lists are searched in place; past [`AttrList::INDEX_FROM`] entries
+/// a [`KeyIndex`] of key hashes is built (no key is copied into it).
 #[derive(Debug, Default)]
 pub struct AttrList {
     items: Vec<(String, AttrValue)>,
-    index: Option<HashSet<String>>,
+    index: Option<KeyIndex>,
+}
+
+/// The keys of an [`AttrList`] by hash: the position of the first item with
+/// each hash. A hash hit whose item has another key (a collision) falls back
+/// to comparing every key.
+#[derive(Debug)]
+struct KeyIndex {
+    state: RandomState,
+    first: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
+}
+
+impl KeyIndex {
+    fn build(items: &[(String, AttrValue)]) -> KeyIndex {
+        let mut index = KeyIndex {
+            state: RandomState::new(),
+            first: HashMap::default(),
+        };
+        for (at, (key, _)) in items.iter().enumerate() {
+            let hash = index.hash(key);
+            index.first.entry(hash).or_insert(at);
+        }
+        index
+    }
+
+    fn hash(&self, key: &str) -> u64 {
+        self.state.hash_one(key)
+    }
+
+    fn contains(&self, items: &[(String, AttrValue)], key: &str, hash: u64) -> bool {
+        match self.first.get(&hash) {
+            None => false,
+            Some(&at) => {
+                items.get(at).is_some_and(|(k, _)| k == key) || items.iter().any(|(k, _)| k == key)
+            }
+        }
+    }
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl AttrList {
-    /// The length from which lookups go through a hash set.
+    /// The length from which lookups go through a hash index.
     pub const INDEX_FROM: usize = 16;
 
     /// An empty list.
@@ -431,31 +566,47 @@ impl AttrList {
 
     /// Whether `key` is present.
     pub fn contains(&self, key: &str) -> bool {
+        self.slot(key).is_none()
+    }
+
+    /// `None` when `key` is present, else `Some` of its hash when indexed.
+    fn slot(&self, key: &str) -> Option<Option<u64>> {
         match &self.index {
-            Some(index) => index.contains(key),
-            None => self.items.iter().any(|(k, _)| k == key),
+            Some(index) => {
+                let hash = index.hash(key);
+                (!index.contains(&self.items, key, hash)).then_some(Some(hash))
+            }
+            None => (!self.items.iter().any(|(k, _)| k == key)).then_some(None),
         }
     }
 
-    /// Adds `key` unless present; fails past the attribute limit.
-    pub fn push(&mut self, key: String, value: AttrValue) -> Result<(), String> {
-        if self.contains(&key) {
-            return Ok(());
-        }
+    /// Appends an absent key (`hash` from [`AttrList::slot`]).
+    fn add(&mut self, hash: Option<u64>, key: String, value: AttrValue) -> Result<(), String> {
         if self.items.len() >= MAX_ATTRIBUTES {
             return Err(format!(
                 "more than {MAX_ATTRIBUTES} attributes in one record"
             ));
         }
-        if let Some(index) = &mut self.index {
-            index.insert(key.clone());
-        } else if self.items.len() + 1 >= Self::INDEX_FROM {
-            let mut index: HashSet<String> = self.items.iter().map(|(k, _)| k.clone()).collect();
-            index.insert(key.clone());
-            self.index = Some(index);
-        }
+        let at = self.items.len();
         self.items.push((key, value));
+        match (&mut self.index, hash) {
+            (Some(index), Some(hash)) => {
+                index.first.entry(hash).or_insert(at);
+            }
+            _ if self.items.len() >= Self::INDEX_FROM => {
+                self.index = Some(KeyIndex::build(&self.items));
+            }
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// Adds `key` unless present; fails past the attribute limit.
+    pub fn push(&mut self, key: String, value: AttrValue) -> Result<(), String> {
+        match self.slot(&key) {
+            Some(hash) => self.add(hash, key, value),
+            None => Ok(()),
+        }
     }
 
     /// Adds flattened key-values (see [`flatten_key_values`]).
@@ -463,11 +614,12 @@ impl AttrList {
         flatten_key_values("", kvs, &mut |k, v| self.push(k, v))
     }
 
-    /// Adds copies of already flattened attributes.
+    /// Adds copies of already flattened attributes (only those kept are
+    /// copied).
     pub fn extend_from(&mut self, items: &[(String, AttrValue)]) -> Result<(), String> {
         for (k, v) in items {
-            if !self.contains(k) {
-                self.push(k.clone(), v.clone())?;
+            if let Some(hash) = self.slot(k) {
+                self.add(hash, k.clone(), v.clone())?;
             }
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! The serde helpers of the OTLP/JSON messages: 64-bit integers as strings
-//! or numbers, doubles with `"NaN"`/`"Infinity"`, hex ids, base64 bytes,
+//! or numbers, doubles with `"NaN"`/`"Infinity"`, hex ids (hex only), base64 bytes,
 //! enums as numbers or names, `null` as the default, and repeated fields
 //! under a [`JsonBudget`]. Use them with `#[serde(deserialize_with = "…")]`;
 //! [`common`](super::common) re-exports them.
@@ -163,20 +163,14 @@ pub fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Err
 }
 
 /// A trace, span or parent span id: a hex string (either case; `""` and
-/// `null` are empty). Base64, which old exporters sent, is accepted when the
-/// text is not hex.
+/// `null` are empty). Anything else, base64 included, is an error: the body
+/// is malformed (as the collector's OTLP/JSON receiver decides).
 pub fn de_hex_id<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     let Some(text) = Option::<String>::deserialize(d)? else {
         return Ok(Vec::new());
     };
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    if let Ok(bytes) = hex::decode(&text) {
-        return Ok(bytes);
-    }
-    decode_base64(&text)
-        .ok_or_else(|| de::Error::custom(format!("invalid hex id {:?}", clip(&text, 40))))
+    hex::decode(&text)
+        .map_err(|_| de::Error::custom(format!("invalid hex id {:?}", clip(&text, 40))))
 }
 
 /// A `bytes` field as base64 (standard or URL-safe, padding optional);

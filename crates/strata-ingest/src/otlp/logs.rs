@@ -21,10 +21,11 @@ use serde::Deserialize;
 use strata_types::{AttrValue, Event, Status};
 
 use super::common::{
-    any_text, de_enum, de_hex_id, de_i64, de_nullable, de_seq, de_u32, de_u64, id_hex, nanos_i64,
-    AnyValue, AttrList, InstrumentationScope, KeyValue, OtlpEnum, Resource,
+    any_text_max, de_enum, de_hex_id, de_i64, de_nullable, de_seq, de_u32, de_u64, id_hex,
+    nanos_i64, AnyValue, AttrList, InstrumentationScope, KeyValue, OtlpEnum, Resource,
 };
-use super::{service_of, truncate, Collector, Context, DecodedEvents, Format, Names, OtlpRequest};
+use super::wire::Shape;
+use super::{service_of, Collector, Context, Counts, DecodedEvents, Format, Names, OtlpRequest};
 use crate::IngestError;
 
 /// `ExportLogsServiceRequest`: the body of `POST /v1/logs`.
@@ -215,6 +216,7 @@ const NAMES: Names = Names {
     resource: "ResourceLogs",
     scope: "ScopeLogs",
     record: "LogRecord",
+    shape: Shape::LogRecord,
 };
 
 /// Decodes an `ExportLogsServiceRequest` (see [`super::decode_logs`]).
@@ -255,13 +257,18 @@ pub fn severity_status(number: i32, text: &str) -> Status {
 
 /// One log record as an event.
 fn convert(record: &LogRecord, context: &Context, request: &OtlpRequest) -> Result<Event, String> {
+    Counts {
+        attributes: record.attributes.len(),
+        ..Counts::default()
+    }
+    .check()?;
     let (resource, scope) = context.fields()?;
     let timestamp_ns = match (record.time_unix_nano, record.observed_time_unix_nano) {
         (0, 0) => request.now_ns,
         (0, observed) => nanos_i64(observed),
         (time, _) => nanos_i64(time),
     };
-    let message = truncate(any_text(record.body.as_ref()), request.max_log_bytes);
+    let message = any_text_max(record.body.as_ref(), request.max_log_bytes);
     let mut event = Event::new(timestamp_ns, message);
     event.status = severity_status(record.severity_number, &record.severity_text);
     event.service = service_of(resource, &record.attributes);

@@ -14,12 +14,17 @@
 //! Protobuf bodies are walked one record at a time (a `LogRecord` is decoded,
 //! turned into an event and dropped before the next), so an empty record's two
 //! wire bytes never become a few hundred bytes of struct for the whole body at
-//! once; OTLP/JSON bodies are parsed whole under a [`common::JsonBudget`].
+//! once; and before a record (or resource, or scope) is decoded, what it
+//! decodes to is estimated from its wire bytes and checked against the budget,
+//! and its attributes, events and links are counted (`Counts`), so one
+//! record of millions of empty attributes is refused undecoded. OTLP/JSON
+//! bodies are parsed whole under a [`common::JsonBudget`].
 
 use prost::Message;
 use serde::de::DeserializeOwned;
 use strata_types::{AttrValue, Event};
 
+use crate::flatten::MAX_ATTRIBUTES;
 use crate::IngestError;
 use common::{InstrumentationScope, KeyValue, Resource, ResourceFields};
 
@@ -247,6 +252,39 @@ pub(crate) struct Names {
     pub(crate) resource: &'static str,
     pub(crate) scope: &'static str,
     pub(crate) record: &'static str,
+    /// The record message, for the estimate made before decoding it.
+    pub(crate) shape: wire::Shape,
+}
+
+/// The lengths of a record's bounded repeated fields, as sent (duplicate
+/// keys included): more than [`MAX_ATTRIBUTES`] attributes,
+/// [`traces::MAX_SPAN_EVENTS`] events or [`traces::MAX_SPAN_LINKS`] links
+/// refuse the record. Protobuf records are counted on the wire before they
+/// are decoded, JSON ones after parsing; both give the same answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) attributes: usize,
+    pub(crate) events: usize,
+    pub(crate) links: usize,
+}
+
+impl Counts {
+    /// Why a record with these counts is refused, if it is.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let over = |what: &str, max: usize, record: &str| {
+            Err(format!("more than {max} {what} in one {record}"))
+        };
+        if self.attributes > MAX_ATTRIBUTES {
+            return over("attributes", MAX_ATTRIBUTES, "record");
+        }
+        if self.events > traces::MAX_SPAN_EVENTS {
+            return over("events", traces::MAX_SPAN_EVENTS, "span");
+        }
+        if self.links > traces::MAX_SPAN_LINKS {
+            return over("links", traces::MAX_SPAN_LINKS, "span");
+        }
+        Ok(())
+    }
 }
 
 /// Converts one record; `Err` is a rejection reason.
@@ -280,21 +318,38 @@ impl<'a> Collector<'a> {
                 let size = event.heap_size() as u64;
                 self.out.heap_bytes = self.out.heap_bytes.saturating_add(size);
                 if self.out.heap_bytes > self.request.max_decoded_bytes as u64 {
-                    return Err(IngestError::too_large(format!(
-                        "OTLP request decodes to more than {} bytes",
-                        self.request.max_decoded_bytes
-                    )));
+                    return Err(self.too_large());
                 }
                 self.out.events.push(event);
             }
-            Err(reason) => {
-                self.out.rejected += 1;
-                if self.out.error_message.is_empty() {
-                    self.out.error_message = reason;
-                }
-            }
+            Err(reason) => self.reject(reason),
         }
         Ok(())
+    }
+
+    /// Counts a refused record.
+    pub(crate) fn reject(&mut self, reason: String) {
+        self.out.rejected += 1;
+        if self.out.error_message.is_empty() {
+            self.out.error_message = reason;
+        }
+    }
+
+    /// Checks that a message of about `bytes` decoded bytes, about to be
+    /// decoded and dropped again, fits beside the events kept so far.
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), IngestError> {
+        let peak = self.out.heap_bytes.saturating_add(bytes as u64);
+        if peak > self.request.max_decoded_bytes as u64 {
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+
+    fn too_large(&self) -> IngestError {
+        IngestError::too_large(format!(
+            "OTLP request decodes to more than {} bytes",
+            self.request.max_decoded_bytes
+        ))
     }
 
     pub(crate) fn finish(self) -> DecodedEvents {
@@ -319,16 +374,4 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             IngestError::bad(format!("invalid OTLP/JSON {name}: {e}"))
         }
     })
-}
-
-/// Cuts `s` to at most `max` bytes at a character boundary.
-pub(crate) fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
 }

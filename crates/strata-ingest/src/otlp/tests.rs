@@ -19,6 +19,7 @@ use super::*;
 use crate::ErrorKind;
 
 mod props;
+mod review;
 mod traces;
 
 const NOW: i64 = 1_700_000_000_000_000_000;
@@ -608,10 +609,25 @@ fn json_scalars_accept_strings_numbers_and_special_doubles() {
     }
 }
 
+/// issue 6 review: ids are hex only (docs/ingest-otlp.md); base64 is malformed.
 #[test]
-fn base64_ids_are_accepted_when_not_hex() {
-    let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"W47/95gDgQPSabYzgT/GDA==","spanId":"7uGbfsPBsXQ="}]}]}]}"#;
-    let decoded = decode_logs(body, &request(Format::Json)).unwrap();
+fn non_hex_json_ids_are_malformed() {
+    let with = |trace: &str, span: &str| {
+        let body = format!(
+            r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"traceId":"{trace}","spanId":"{span}"}}]}}]}}]}}"#
+        );
+        decode_logs(body.as_bytes(), &request(Format::Json))
+    };
+    for (trace, span) in [
+        ("W47/95gDgQPSabYzgT/GDA==", ""),
+        ("", "7uGbfsPBsXQ="),
+        ("5b8efff798038103d269b633813fc60", ""),
+    ] {
+        let err = with(trace, span).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadRequest, "{trace:?} {span:?}");
+        assert!(err.detail.contains("invalid hex id"), "{}", err.detail);
+    }
+    let decoded = with("5B8EFFF798038103d269b633813fc60c", "EEE19B7EC3C1B174").unwrap();
     let event = &decoded.events[0];
     assert_eq!(
         event.trace_id.as_deref(),
@@ -621,6 +637,9 @@ fn base64_ids_are_accepted_when_not_hex() {
         event.attributes[0],
         ("span_id".into(), str_attr("eee19b7ec3c1b174"))
     );
+    let empty = with("", "").unwrap();
+    assert_eq!(empty.events[0].trace_id, None);
+    assert!(empty.events[0].attributes.is_empty());
 }
 
 #[test]

@@ -28,16 +28,21 @@
 //! `error` or `ok` status, and the attributes `span_id`, `parent_id` (not on
 //! root spans), `resource`, `duration` (ns), `span.kind`, `otel.status_code`,
 //! `otel.status_message`, then the span's, resource's and scope's attributes,
-//! then `events` and `links` as JSON arrays.
+//! then `events` and `links` as JSON arrays. A span with more than 1000
+//! attributes, [`MAX_SPAN_EVENTS`] events or [`MAX_SPAN_LINKS`] links is
+//! refused (in protobuf, before it is decoded).
 
-use serde::Deserialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use strata_types::{AttrValue, Event, Status as EventStatus};
 
 use super::common::{
-    de_enum, de_hex_id, de_i64, de_nullable, de_seq, de_u32, de_u64, id_hex, key_values_json,
-    nanos_i64, scalar_text, to_hex, AttrList, InstrumentationScope, KeyValue, OtlpEnum, Resource,
+    de_enum, de_hex_id, de_i64, de_nullable, de_seq, de_u32, de_u64, id_hex, json_text, nanos_i64,
+    prefix, scalar_text, to_hex, AttrList, InstrumentationScope, KeyValue, KeyValuesJson, OtlpEnum,
+    Resource,
 };
-use super::{service_of, truncate, Collector, Context, DecodedEvents, Format, Names, OtlpRequest};
+use super::wire::Shape;
+use super::{service_of, Collector, Context, Counts, DecodedEvents, Format, Names, OtlpRequest};
 use crate::IngestError;
 
 /// `ExportTraceServiceRequest`: the body of `POST /v1/traces`.
@@ -326,11 +331,19 @@ pub struct ExportTracePartialSuccess {
     pub error_message: String,
 }
 
+/// Most events one span may carry; a span with more is refused (counted in
+/// `rejected_spans`), before it is decoded when it comes as protobuf.
+pub const MAX_SPAN_EVENTS: usize = 1000;
+
+/// Most links one span may carry; a span with more is refused.
+pub const MAX_SPAN_LINKS: usize = 1000;
+
 const NAMES: Names = Names {
     request: "ExportTraceServiceRequest",
     resource: "ResourceSpans",
     scope: "ScopeSpans",
     record: "Span",
+    shape: Shape::Span,
 };
 
 /// Decodes an `ExportTraceServiceRequest` (see [`super::decode_traces`]).
@@ -401,6 +414,12 @@ pub fn resource_name(span: &Span) -> String {
 
 /// One span as an event.
 fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Event, String> {
+    Counts {
+        attributes: span.attributes.len(),
+        events: span.events.len(),
+        links: span.links.len(),
+    }
+    .check()?;
     let (resource, scope) = context.fields()?;
     let (trace_id, span_id, parent_id) = span_ids(span)?;
     let start = nanos_i64(span.start_time_unix_nano);
@@ -409,10 +428,8 @@ fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Even
     let duration = i64::try_from(duration.max(0)).unwrap_or(i64::MAX);
     let code = span.status.as_ref().map_or(0, |s| s.code);
 
-    let mut event = Event::new(
-        timestamp_ns,
-        truncate(span.name.clone(), request.max_log_bytes),
-    );
+    let name = prefix(&span.name, request.max_log_bytes).to_string();
+    let mut event = Event::new(timestamp_ns, name);
     event.status = if code == StatusCode::Error as i32 {
         EventStatus::Error
     } else {
@@ -447,41 +464,61 @@ fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Even
     attributes.extend_from(&resource.attributes)?;
     attributes.extend_from(scope)?;
     if !span.events.is_empty() {
-        attributes.push("events".into(), AttrValue::Json(events_json(&span.events)))?;
+        let events = AttrValue::Json(json_text(&EventsJson(&span.events)));
+        attributes.push("events".into(), events)?;
     }
     if !span.links.is_empty() {
-        attributes.push("links".into(), AttrValue::Json(links_json(&span.links)))?;
+        let links = AttrValue::Json(json_text(&LinksJson(&span.links)));
+        attributes.push("links".into(), links)?;
     }
     event.attributes = attributes.into_vec();
     Ok(event)
 }
 
-/// `[{"name","time_unix_nano","attributes":{…}}]`.
-fn events_json(events: &[SpanEvent]) -> String {
-    let list: Vec<serde_json::Value> = events
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "name": e.name,
-                "time_unix_nano": e.time_unix_nano,
-                "attributes": key_values_json(&e.attributes),
-            })
-        })
-        .collect();
-    serde_json::Value::Array(list).to_string()
+/// A span's events as a JSON array:
+/// `[{"attributes":{…},"name":…,"time_unix_nano":…}]`.
+#[derive(Debug, Clone, Copy)]
+struct EventsJson<'a>(&'a [SpanEvent]);
+
+impl Serialize for EventsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(EventJson))
+    }
 }
 
-/// `[{"trace_id","span_id","attributes":{…}}]`, ids as lowercase hex.
-fn links_json(links: &[SpanLink]) -> String {
-    let list: Vec<serde_json::Value> = links
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "trace_id": to_hex(&l.trace_id),
-                "span_id": to_hex(&l.span_id),
-                "attributes": key_values_json(&l.attributes),
-            })
-        })
-        .collect();
-    serde_json::Value::Array(list).to_string()
+#[derive(Debug, Clone, Copy)]
+struct EventJson<'a>(&'a SpanEvent);
+
+impl Serialize for EventJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("attributes", &KeyValuesJson(&self.0.attributes))?;
+        map.serialize_entry("name", &self.0.name)?;
+        map.serialize_entry("time_unix_nano", &self.0.time_unix_nano)?;
+        map.end()
+    }
+}
+
+/// A span's links as a JSON array, ids as lowercase hex:
+/// `[{"attributes":{…},"span_id":…,"trace_id":…}]`.
+#[derive(Debug, Clone, Copy)]
+struct LinksJson<'a>(&'a [SpanLink]);
+
+impl Serialize for LinksJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(LinkJson))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LinkJson<'a>(&'a SpanLink);
+
+impl Serialize for LinkJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("attributes", &KeyValuesJson(&self.0.attributes))?;
+        map.serialize_entry("span_id", &to_hex(&self.0.span_id))?;
+        map.serialize_entry("trace_id", &to_hex(&self.0.trace_id))?;
+        map.end()
+    }
 }
