@@ -226,6 +226,13 @@ struct BulkItem {
 /// items whose `status` (under their action, `create`) is not 2xx, by
 /// status.
 pub(crate) fn bulk_answer(body: &[u8]) -> Result<Vec<(String, u64)>, String> {
+    // A clean answer (`{"took":N,"errors":false,…`) is recognised from its
+    // first bytes: the load generator shares the server's cores, so it does
+    // not parse a 200 KB answer it does not need.
+    let head = &body[..body.len().min(64)];
+    if head.starts_with(b"{\"took\":") && head.windows(15).any(|w| w == b"\"errors\":false") {
+        return Ok(Vec::new());
+    }
     let head: BulkHead = serde_json::from_slice(body)
         .map_err(|e| format!("not a bulk answer ({e}): {}", String::from_utf8_lossy(body)))?;
     if !head.errors {

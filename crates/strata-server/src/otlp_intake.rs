@@ -37,8 +37,9 @@ use crate::write_path::{commit_events, commit_metrics, decode_blocking, reserve,
 pub(crate) const CUMULATIVE_SERIES: usize = 1_000_000;
 
 /// A body may decompress to this many times `limits.max_request_bytes`
-/// (protobuf compresses about 5–10×; the decompression stops at the bound).
-const RAW_FACTOR: u64 = 4;
+/// (the decompression stops at the bound). Twice the Datadog logs bound:
+/// OTLP/JSON spells every attribute out (`{"key":…,"value":{"stringValue":…}}`).
+const RAW_FACTOR: u64 = 2;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -160,7 +161,11 @@ async fn ingest(
     let encoding = Encoding::parse(header(headers, "content-encoding")).map_err(ingest_error)?;
     let wire_limit = state.config.limits.max_request_bytes;
     let raw_limit = wire_limit.saturating_mul(RAW_FACTOR);
-    let reservation = reserve(state, core, wire_limit.saturating_add(raw_limit))?;
+    // The body's declared length (the SDKs send one) bounds its wire part.
+    let wire_bound = header(headers, "content-length")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(wire_limit, |len| len.min(wire_limit));
+    let reservation = reserve(state, core, wire_bound.saturating_add(raw_limit))?;
     let Some(body) = body.take() else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
