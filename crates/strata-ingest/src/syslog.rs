@@ -181,14 +181,33 @@ fn in_range(ns: &i64) -> bool {
     (0..MAX_NS).contains(ns)
 }
 
+/// `bytes` as text (invalid UTF-8 replaced by U+FFFD).
 fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
+/// [`text`] of bytes already owned (no copy when they are valid UTF-8).
+fn text_owned(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    }
+}
+
+/// Attributes an event gets besides the ones of its format: room for the
+/// three PRI ones, `syslog.truncated` and the receiver's
+/// `network.client.ip`, so that pushing them does not reallocate.
+const BASE_ATTRIBUTES: usize = 5;
+
 /// An event with the fields every syslog event has.
-fn base(pri: Option<u8>, timestamp_ns: i64, message: String) -> Event {
+fn base(pri: Option<u8>, timestamp_ns: i64, message: String, extra: usize) -> Event {
     let mut event = Event::new(timestamp_ns, message);
     event.source = Some("syslog".into());
+    event.tags = Vec::with_capacity(1);
+    event.attributes = Vec::with_capacity(BASE_ATTRIBUTES + extra);
     if let Some(pri) = pri {
         let facility = usize::from(pri >> 3);
         let severity = pri & 7;
@@ -212,7 +231,7 @@ fn base(pri: Option<u8>, timestamp_ns: i64, message: String) -> Event {
 
 /// The raw line as the message, tagged as a parse error.
 fn malformed(line: &[u8], received_ns: i64, pri: Option<u8>, reason: &'static str) -> Event {
-    let mut event = base(pri, received_ns, text(line));
+    let mut event = base(pri, received_ns, text(line), 1);
     event.tags.push(PARSE_ERROR_TAG.into());
     event
         .attributes
@@ -264,7 +283,13 @@ fn rfc5424(pri: u8, header: &[u8], received_ns: i64) -> Result<Event, &'static s
             .and_then(|t| t.timestamp_nanos_opt())
             .filter(in_range),
     };
-    let mut event = base(Some(pri), parsed.unwrap_or(received_ns), text(message));
+    let extra = 3 + params.len();
+    let mut event = base(
+        Some(pri),
+        parsed.unwrap_or(received_ns),
+        text(message),
+        extra,
+    );
     event.host = nil_or_text(hostname);
     event.service = nil_or_text(app_name);
     event.tags.push("syslog_format:rfc5424".into());
@@ -278,10 +303,13 @@ fn rfc5424(pri: u8, header: &[u8], received_ns: i64) -> Result<Event, &'static s
     if let Some(msgid) = nil_or_text(msgid) {
         attributes.push(("syslog.msgid".into(), AttrValue::Str(msgid)));
     }
-    for (key, mut values) in params {
-        let value = if values.len() == 1 {
-            AttrValue::Str(values.remove(0))
+    for (key, first, more) in params {
+        let value = if more.is_empty() {
+            AttrValue::Str(first)
         } else {
+            let mut values = Vec::with_capacity(1 + more.len());
+            values.push(first);
+            values.extend(more);
             AttrValue::Json(serde_json::Value::from(values).to_string())
         };
         attributes.push((key, value));
@@ -289,12 +317,13 @@ fn rfc5424(pri: u8, header: &[u8], received_ns: i64) -> Result<Event, &'static s
     Ok(event)
 }
 
+/// A structured-data parameter: `SD-ID.PARAM`, its first value and the
+/// values of its repetitions.
+type Param = (String, String, Vec<String>);
+
 /// One or more `[SD-ID PARAM="VALUE" ...]` elements; `params` gets
 /// `SD-ID.PARAM` and its values, in order of first appearance.
-fn structured_data(
-    rest: &mut &[u8],
-    params: &mut Vec<(String, Vec<String>)>,
-) -> Result<(), &'static str> {
+fn structured_data(rest: &mut &[u8], params: &mut Vec<Param>) -> Result<(), &'static str> {
     const BAD: &str = "bad_structured_data";
     let name_end = |b: &u8| matches!(b, b' ' | b']' | b'=' | b'"');
     let mut s = *rest;
@@ -306,7 +335,7 @@ fn structured_data(
         if id_len == 0 {
             return Err(BAD);
         }
-        let id = text(&element[..id_len]);
+        let id = &element[..id_len];
         s = &element[id_len..];
         loop {
             match s.first() {
@@ -321,12 +350,16 @@ fn structured_data(
             if name_len == 0 || s.get(name_len..name_len + 2) != Some(b"=\"") {
                 return Err(BAD);
             }
-            let key = format!("{id}.{}", text(&s[..name_len]));
+            let mut key = Vec::with_capacity(id_len + 1 + name_len);
+            key.extend_from_slice(id);
+            key.push(b'.');
+            key.extend_from_slice(&s[..name_len]);
+            let key = text_owned(key);
             s = &s[name_len + 2..];
             let value = param_value(&mut s).ok_or(BAD)?;
-            match params.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, values)) => values.push(value),
-                None => params.push((key, vec![value])),
+            match params.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, _, more)) => more.push(value),
+                None => params.push((key, value, Vec::new())),
             }
         }
     }
@@ -337,8 +370,16 @@ fn structured_data(
 /// A PARAM-VALUE up to its closing quote: `\"`, `\\` and `\]` are
 /// unescaped, any other backslash is kept (RFC 5424 §6.3.3).
 fn param_value(s: &mut &[u8]) -> Option<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
+    // Usually nothing is escaped: the value is the bytes up to the quote.
+    let end = s.iter().position(|&b| matches!(b, b'"' | b'\\'))?;
+    if s[end] == b'"' {
+        let value = text(&s[..end]);
+        *s = &s[end + 1..];
+        return Some(value);
+    }
+    let mut out = Vec::with_capacity(end + 16);
+    out.extend_from_slice(&s[..end]);
+    let mut i = end;
     loop {
         match *s.get(i)? {
             b'"' => break,
@@ -359,7 +400,7 @@ fn param_value(s: &mut &[u8]) -> Option<String> {
         }
     }
     *s = &s[i + 1..];
-    Some(text(&out))
+    Some(text_owned(out))
 }
 
 /// RFC 3164 (BSD) after `<PRI>`: best effort, never an error. Without a
@@ -372,7 +413,7 @@ fn rfc3164(pri: u8, rest: &[u8], received_ns: i64) -> Event {
         None => None,
     };
     let (tag, pid) = tag(&mut rest);
-    let mut event = base(Some(pri), timestamp.unwrap_or(received_ns), text(rest));
+    let mut event = base(Some(pri), timestamp.unwrap_or(received_ns), text(rest), 1);
     event.host = host;
     event.service = tag;
     event.tags.push("syslog_format:rfc3164".into());

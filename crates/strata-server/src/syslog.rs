@@ -12,19 +12,24 @@
 //! group commit with fsync, `strata_ingest_events_total{source="syslog"}`).
 //!
 //! Delivery (syslog has no acknowledgement): a message is stored once its
-//! batch is fsynced. A TCP connection is not read while its batch is being
-//! committed, nor while a refused batch (quota, memory budget) waits to be
-//! retried: the sender is back-pressured by TCP flow control and nothing it
-//! sent is dropped. A crash (or `kill -9`) loses what was read but not yet
-//! fsynced — at most one batch per connection plus a partial frame — and
-//! what sits in socket buffers; the sender has written it and will not send
+//! batch is fsynced. A TCP connection has at most one batch committing and
+//! one filling: it keeps being read into the next batch while the previous
+//! one commits (batches are stored in order), and is not read once that next
+//! batch is full until the previous one is stored — also while a refused
+//! batch (quota, memory budget) waits to be retried: the sender is
+//! back-pressured by TCP flow control and nothing it sent is dropped. A
+//! crash (or `kill -9`) loses what was read but not yet fsynced — at most
+//! two batches per connection plus a partial frame — and what sits in
+//! socket buffers; the sender has written it and will not send
 //! it again. On UDP, a refused batch is dropped and counted
 //! (`strata_syslog_dropped_total{protocol="udp",reason}`), as is loss in the
 //! kernel (not counted here). On shutdown the listeners stop accepting and
 //! reading, commit every pending batch (retrying a refused one for up to
 //! 5 s), then the server exits.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -80,8 +85,9 @@ pub struct SyslogMetrics {
     pub closed: IntCounterVec,
     /// `strata_syslog_open_connections`.
     pub open: IntGauge,
-    /// `strata_syslog_backpressure_total{reason}`: times a TCP connection
-    /// stopped being read because its batch was refused (`quota`, `memory`).
+    /// `strata_syslog_backpressure_total{reason}`: times a TCP batch was
+    /// refused (`quota`, `memory`) and is retried; its connection stops
+    /// being read once the next batch is full.
     pub backpressure: IntCounterVec,
 }
 
@@ -290,7 +296,15 @@ impl Pending {
     }
 
     fn take(&mut self) -> Batch {
-        let pending = std::mem::take(self);
+        // The next batch is likely the size of this one.
+        let capacity = self.messages.len();
+        let pending = std::mem::replace(
+            self,
+            Pending {
+                messages: Vec::with_capacity(capacity),
+                ..Pending::default()
+            },
+        );
         Batch {
             messages: Arc::new(pending.messages),
             bytes: pending.bytes as u64,
@@ -349,6 +363,8 @@ fn parse_batch(
 ) -> (EventBatch, ParseStats) {
     let mut stats = ParseStats::default();
     let mut events = Vec::with_capacity(messages.len());
+    // The peers of a batch are one (TCP) or few (UDP): formatted once each.
+    let mut peer: Option<(IpAddr, String)> = None;
     for received in messages {
         let mut event = parse_frame(&received.frame, received.at_ns, max_line);
         for (key, value) in &event.attributes {
@@ -363,10 +379,17 @@ fn parse_batch(
                 _ => {}
             }
         }
-        event.attributes.push((
-            "network.client.ip".into(),
-            AttrValue::Str(received.peer.to_string()),
-        ));
+        let ip = match &peer {
+            Some((ip, text)) if *ip == received.peer => text.clone(),
+            _ => {
+                let text = received.peer.to_string();
+                peer = Some((received.peer, text.clone()));
+                text
+            }
+        };
+        event
+            .attributes
+            .push(("network.client.ip".into(), AttrValue::Str(ip)));
         events.push(event);
     }
     (EventBatch::encode(tenant, events, bytes, wire), stats)
@@ -427,15 +450,15 @@ impl Listener {
             .inc_by(count as u64);
     }
 
-    /// Commits `pending`, retrying while it is refused for quota or memory
-    /// (the connection is not read meanwhile). Once `stopped` is set, retries
-    /// last at most [`SHUTDOWN_GRACE`]. Returns why it gave up.
+    /// Commits `batch`, retrying while it is refused for quota or memory
+    /// (the connection stops being read once its next batch fills up). Once
+    /// `stopped` is set, retries last at most [`SHUTDOWN_GRACE`]. Returns
+    /// why it gave up (the batch is then counted as dropped).
     async fn commit_until_stored(
         &self,
-        pending: &mut Pending,
+        batch: Batch,
         stopped: &watch::Receiver<bool>,
     ) -> Result<(), &'static str> {
-        let batch = pending.take();
         let mut pause = RETRY_MIN;
         let mut give_up_at = None;
         loop {
@@ -535,6 +558,16 @@ enum Read {
     Closed(&'static str),
 }
 
+/// The batch of a connection being committed (at most one at a time, so
+/// batches are stored in the order they were read).
+type Inflight = Pin<Box<dyn Future<Output = Result<(), &'static str>> + Send>>;
+
+/// What woke a connection up.
+enum Step {
+    Read(Read),
+    Committed(Result<(), &'static str>),
+}
+
 impl Connection {
     async fn run(mut self) {
         let listener = Arc::clone(&self.listener);
@@ -543,18 +576,36 @@ impl Connection {
         let mut framer = Framer::new(listener.max_line);
         let mut buffer = vec![0u8; READ_BUFFER];
         let mut pending = Pending::default();
+        let mut inflight: Option<Inflight> = None;
         let mut frames = Vec::new();
         let mut last_read = Instant::now();
         let reason = loop {
             let idle_at = last_read + listener.idle;
-            let wake = pending
-                .due(&listener)
-                .map_or(idle_at, |due| due.min(idle_at));
-            match self.read(&mut buffer, wake).await {
-                Read::Bytes(n) => {
+            // While a batch commits, the filling one waits for it (its
+            // completion wakes us up), unless it fills up.
+            let wake = match pending.due(&listener) {
+                Some(due) if inflight.is_none() => due.min(idle_at),
+                _ => idle_at,
+            };
+            let step = tokio::select! {
+                done = async { inflight.as_mut().expect("inflight").await }, if inflight.is_some() => {
+                    Step::Committed(done)
+                }
+                read = self.read(&mut buffer, wake) => Step::Read(read),
+            };
+            match step {
+                Step::Committed(done) => {
+                    inflight = None;
+                    if let Err(reason) = done {
+                        self.drop_pending(reason, &mut pending);
+                        break reason;
+                    }
+                    last_read = last_read.max(Instant::now());
+                }
+                Step::Read(Read::Bytes(n)) => {
                     pending.wire += n as u64;
                     framer.push(&buffer[..n], &mut frames);
-                    if let Err(reason) = self.add(&mut frames, &mut pending).await {
+                    if let Err(reason) = self.add(&mut frames, &mut pending, &mut inflight).await {
                         break reason;
                     }
                     // Idle counts from here: time spent waiting on a
@@ -562,9 +613,9 @@ impl Connection {
                     last_read = Instant::now();
                 }
                 // What is pending is committed below.
-                Read::Timer if Instant::now() >= idle_at => break "idle",
-                Read::Timer => {}
-                Read::Closed(reason) => {
+                Step::Read(Read::Timer) if Instant::now() >= idle_at => break "idle",
+                Step::Read(Read::Timer) => {}
+                Step::Read(Read::Closed(reason)) => {
                     if reason == "eof" {
                         let at_ns = now_ns();
                         if let Some(frame) = framer.finish() {
@@ -577,19 +628,23 @@ impl Connection {
             let due = pending
                 .due(&listener)
                 .is_some_and(|due| Instant::now() >= due);
-            if pending.full(&listener) || due {
-                if let Err(reason) = listener
-                    .commit_until_stored(&mut pending, &self.stopped)
-                    .await
-                {
+            if pending.full(&listener) || (due && inflight.is_none()) {
+                if let Err(reason) = self.dispatch(&mut pending, &mut inflight).await {
                     break reason;
                 }
                 last_read = last_read.max(Instant::now());
             }
         };
-        if !pending.is_empty() {
+        let mut stored = Ok(());
+        if let Some(previous) = inflight.take() {
+            stored = previous.await;
+            if let Err(reason) = stored {
+                self.drop_pending(reason, &mut pending);
+            }
+        }
+        if stored.is_ok() && !pending.is_empty() {
             let _ = listener
-                .commit_until_stored(&mut pending, &self.stopped)
+                .commit_until_stored(pending.take(), &self.stopped)
                 .await;
         }
         if !framer.is_idle() {
@@ -601,20 +656,54 @@ impl Connection {
         metrics.open.dec();
     }
 
-    /// Adds the frames of one read to `pending`, committing every batch
-    /// that fills up (the rest of the read waits for it).
+    /// Starts committing `pending` once the batch before it is stored (the
+    /// connection is not read meanwhile). When that one could not be
+    /// stored, neither is `pending`: it is counted as dropped.
+    async fn dispatch(
+        &self,
+        pending: &mut Pending,
+        inflight: &mut Option<Inflight>,
+    ) -> Result<(), &'static str> {
+        if let Some(previous) = inflight.take() {
+            if let Err(reason) = previous.await {
+                self.drop_pending(reason, pending);
+                return Err(reason);
+            }
+        }
+        let listener = Arc::clone(&self.listener);
+        let stopped = self.stopped.clone();
+        let batch = pending.take();
+        *inflight = Some(Box::pin(async move {
+            listener.commit_until_stored(batch, &stopped).await
+        }));
+        Ok(())
+    }
+
+    /// Counts what is pending as dropped for `reason`.
+    fn drop_pending(&self, reason: &'static str, pending: &mut Pending) {
+        if !pending.is_empty() {
+            self.listener.dropped(reason, pending.messages.len());
+        }
+        *pending = Pending::default();
+    }
+
+    /// Adds the frames of one read to `pending`, handing every batch that
+    /// fills up to [`Connection::dispatch`] (the rest of the read waits for
+    /// the batch before it to be stored).
     async fn add(
         &self,
         frames: &mut Vec<Frame>,
         pending: &mut Pending,
+        inflight: &mut Option<Inflight>,
     ) -> Result<(), &'static str> {
         let listener = &self.listener;
         let at_ns = now_ns();
+        let peer = self.peer.ip();
         let mut frames = frames.drain(..);
         while let Some(frame) = frames.next() {
-            pending.push(frame, at_ns, self.peer.ip());
+            pending.push(frame, at_ns, peer);
             if pending.full(listener) {
-                if let Err(reason) = listener.commit_until_stored(pending, &self.stopped).await {
+                if let Err(reason) = self.dispatch(pending, inflight).await {
                     listener.dropped(reason, frames.len());
                     return Err(reason);
                 }

@@ -26,6 +26,9 @@
 /// starting with more digits is an LF-terminated line.
 const MAX_COUNT_DIGITS: usize = 9;
 
+/// The framer's buffer is kept between frames up to this capacity.
+const KEEP_BUFFER: usize = 4096;
+
 /// How a frame was delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -166,6 +169,20 @@ impl Framer {
 
     fn counted<'a>(&mut self, data: &'a [u8], remaining: usize, out: &mut Vec<Frame>) -> &'a [u8] {
         let take = remaining.min(data.len());
+        if self.buf.is_empty() && take == remaining && take <= self.max {
+            // The whole frame is in `data`: copied out once.
+            out.push(Frame {
+                bytes: data[..take].to_vec(),
+                truncated: false,
+                framing: Framing::OctetCounted,
+            });
+            self.state = State::Start;
+            return &data[take..];
+        }
+        if self.buf.is_empty() {
+            // The frame's first part: room for all of it (up to the limit).
+            self.buf.reserve(remaining.min(self.max));
+        }
         let room = self.max - self.buf.len();
         if take > room {
             self.buf.extend_from_slice(&data[..room]);
@@ -218,7 +235,15 @@ impl Framer {
 
     /// The buffered bytes as a frame (none for an empty line).
     fn take(&mut self, mut truncated: bool, framing: Framing) -> Option<Frame> {
-        let mut bytes = std::mem::take(&mut self.buf);
+        // A small buffer is kept for the next frame (the frame is copied
+        // out at its size); a large one goes with the frame.
+        let mut bytes = if self.buf.capacity() > KEEP_BUFFER {
+            std::mem::take(&mut self.buf)
+        } else {
+            let bytes = self.buf.to_vec();
+            self.buf.clear();
+            bytes
+        };
         if bytes.len() > self.max {
             bytes.truncate(self.max);
             truncated = true;
