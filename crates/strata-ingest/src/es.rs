@@ -28,6 +28,9 @@
 //! Everything else stays an attribute. A mapped path whose value is not a
 //! scalar (or an `@timestamp` that does not parse) stays an attribute too.
 
+use std::io::Write as _;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{json, Value};
 use strata_types::{event_id, AttrValue, Event, Status};
 
@@ -184,6 +187,11 @@ pub struct DecodedBulk {
 /// actions are skipped and the final newline is optional.
 pub fn decode_bulk(body: &[u8], request: &BulkRequest) -> Result<DecodedBulk, BulkError> {
     let mut bulk = Bulk::new(request);
+    // Sized up front: growing these by doubling copies them over and over.
+    let newlines = body.iter().filter(|&&b| b == b'\n').count();
+    let actions = (newlines / 2 + 1).min(request.max_items);
+    bulk.out.items.reserve(actions);
+    bulk.out.events.reserve(actions);
     let mut lines = Lines {
         rest: body,
         number: 0,
@@ -250,25 +258,37 @@ pub fn decode_document(
 }
 
 /// `{"took","errors","items":[{"<op>": {…}}]}`: the `_bulk` reply, as JSON
-/// text (written item by item: a reply may have many items). `seq` is the
-/// WAL sequence number of the stored events (generated `_id`s are their
-/// event ids); `None` when nothing was stored.
+/// text (written item by item straight into the output: a reply may have
+/// many items). `seq` is the WAL sequence number of the stored events
+/// (generated `_id`s are their event ids); `None` when nothing was stored.
 pub fn bulk_response(items: &[BulkItem], seq: Option<u64>, took_ms: u64) -> Vec<u8> {
     let errors = items
         .iter()
         .any(|item| matches!(item.outcome, Outcome::Failed { .. }));
-    let mut out = Vec::with_capacity(64 + items.len() * 200);
-    out.extend_from_slice(
-        format!("{{\"took\":{took_ms},\"errors\":{errors},\"items\":[").as_bytes(),
-    );
+    // A stored item's entry is ~175 bytes plus its index and id.
+    let estimate: usize = items
+        .iter()
+        .map(|item| {
+            let text =
+                item.index.as_deref().map_or(0, str::len) + item.id.as_deref().map_or(24, str::len);
+            match &item.outcome {
+                Outcome::Stored(_) => 184 + text,
+                Outcome::Failed { error, .. } => 112 + text + error.reason.len(),
+            }
+        })
+        .sum();
+    let mut out = Vec::with_capacity(48 + estimate);
+    // Writing to a `Vec` cannot fail.
+    let _ = write!(out, "{{\"took\":{took_ms},\"errors\":{errors},\"items\":[");
     for (n, item) in items.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        let mut entry = serde_json::Map::with_capacity(1);
-        entry.insert(item.op.as_str().to_string(), item_json(item, seq, true));
-        // Writing a `Value` to a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut out, &entry);
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(item.op.as_str().as_bytes());
+        out.extend_from_slice(b"\":");
+        write_item(&mut out, item, seq, true);
+        out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     out
@@ -279,31 +299,71 @@ pub fn bulk_response(items: &[BulkItem], seq: Option<u64>, took_ms: u64) -> Vec<
 /// reply, the single-document reply has none), or for a refused item
 /// `{"_index","_id","status","error"}`.
 pub fn item_json(item: &BulkItem, seq: Option<u64>, with_status: bool) -> Value {
-    let index = item.index.as_deref().map_or(Value::Null, Value::from);
+    let mut out = Vec::with_capacity(256);
+    write_item(&mut out, item, seq, with_status);
+    // `write_item` writes valid JSON.
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+/// Writes [`item_json`]'s object as JSON text.
+fn write_item(out: &mut Vec<u8>, item: &BulkItem, seq: Option<u64>, with_status: bool) {
+    out.extend_from_slice(b"{\"_index\":");
+    write_opt_str(out, item.index.as_deref());
+    out.extend_from_slice(b",\"_id\":");
+    // Writing to a `Vec` cannot fail.
     match &item.outcome {
         Outcome::Stored(position) => {
             let seq = seq.unwrap_or(0);
-            let id = item.id.clone().unwrap_or_else(|| event_id(seq, *position));
-            let mut result = json!({
-                "_index": index,
-                "_id": id,
-                "_version": 1,
-                "result": "created",
-                "_shards": {"total": 1, "successful": 1, "failed": 0},
-                "_seq_no": seq.saturating_mul(1 << 24).saturating_add(u64::from(*position)),
-                "_primary_term": 1,
-            });
-            if with_status {
-                result["status"] = json!(201);
+            match item.id.as_deref() {
+                Some(id) => write_str(out, id),
+                None => {
+                    out.push(b'"');
+                    out.extend_from_slice(event_id(seq, *position).as_bytes());
+                    out.push(b'"');
+                }
             }
-            result
+            let seq_no = seq
+                .saturating_mul(1 << 24)
+                .saturating_add(u64::from(*position));
+            let _ = write!(
+                out,
+                ",\"_version\":1,\"result\":\"created\",\
+                 \"_shards\":{{\"total\":1,\"successful\":1,\"failed\":0}},\
+                 \"_seq_no\":{seq_no},\"_primary_term\":1"
+            );
+            if with_status {
+                out.extend_from_slice(b",\"status\":201");
+            }
         }
-        Outcome::Failed { status, error } => json!({
-            "_index": index,
-            "_id": item.id,
-            "status": status,
-            "error": {"type": error.error_type, "reason": error.reason},
-        }),
+        Outcome::Failed { status, error } => {
+            write_opt_str(out, item.id.as_deref());
+            let _ = write!(out, ",\"status\":{status},\"error\":{{\"type\":");
+            write_str(out, error.error_type);
+            out.extend_from_slice(b",\"reason\":");
+            write_str(out, &error.reason);
+            out.push(b'}');
+        }
+    }
+    out.push(b'}');
+}
+
+/// A JSON string, or `null`.
+fn write_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => write_str(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A JSON string: copied as is unless it needs escaping.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Writing a `&str` to a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
     }
 }
 
@@ -324,11 +384,16 @@ struct Action {
     id: Option<String>,
 }
 
-/// Decoding state: the output and a scratch vector reused for every
-/// document's flattened attributes.
+/// Decoding state: the output, a scratch vector reused for every
+/// document's flattened attributes, and the last valid index with its tag
+/// (documents mostly name the same index).
 struct Bulk<'a> {
     request: &'a BulkRequest,
     scratch: Vec<(String, AttrValue)>,
+    /// The last index that passed [`invalid_index`] (empty: none yet).
+    valid_index: String,
+    /// `index:<valid_index>`.
+    tag: String,
     out: DecodedBulk,
 }
 
@@ -337,6 +402,8 @@ impl<'a> Bulk<'a> {
         Bulk {
             request,
             scratch: Vec::with_capacity(32),
+            valid_index: String::new(),
+            tag: String::new(),
             out: DecodedBulk::default(),
         }
     }
@@ -370,9 +437,17 @@ impl<'a> Bulk<'a> {
                 "action_request_validation_exception",
                 "Validation Failed: 1: index is missing;",
             )),
-            Some(index) => {
-                invalid_index(index).or_else(|| action.id.as_deref().and_then(invalid_id))
+            Some(index) if !index.is_empty() && *index == self.valid_index => {
+                action.id.as_deref().and_then(invalid_id)
             }
+            Some(index) => match invalid_index(index) {
+                Some(refused) => Some(refused),
+                None => {
+                    self.valid_index.clone_from(index);
+                    self.tag = format!("index:{index}");
+                    action.id.as_deref().and_then(invalid_id)
+                }
+            },
         };
         if let Some(outcome) = refused {
             self.push(action, outcome);
@@ -387,8 +462,13 @@ impl<'a> Bulk<'a> {
             self.push(action, outcome);
             return Ok(());
         }
-        let index = action.index.as_deref().unwrap_or_default();
-        let event = to_event(&mut self.scratch, index, action.id.as_deref(), self.request);
+        // A valid index is the one `tag` names.
+        let event = to_event(
+            &mut self.scratch,
+            &self.tag,
+            action.id.as_deref(),
+            self.request,
+        );
         self.out.heap_bytes += event.heap_size() as u64;
         if self.out.heap_bytes > self.request.max_decoded_bytes as u64 {
             let limit = self.request.max_decoded_bytes;
@@ -428,10 +508,11 @@ impl<'a> Iterator for Lines<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
-            Some(at) => (&self.rest[..at], &self.rest[at + 1..]),
-            None => (self.rest, &[][..]),
-        };
+        // `skip_until` finds the newline with std's word-at-a-time memchr.
+        let mut reader = self.rest;
+        let taken = std::io::BufRead::skip_until(&mut reader, b'\n').unwrap_or(self.rest.len());
+        let (taken, rest) = self.rest.split_at(taken);
+        let line = taken.strip_suffix(b"\n").unwrap_or(taken);
         self.rest = rest;
         self.number += 1;
         Some((self.number, line.strip_suffix(b"\r").unwrap_or(line)))
@@ -469,7 +550,110 @@ fn short(text: &str) -> String {
 
 /// Parses an action line: `{"<op>": {"_index": …, "_id": …, …}}`. Other
 /// metadata (`routing`, `pipeline`, `require_alias`, …) is ignored.
+///
+/// A well-formed line is read straight into an [`Action`] (no JSON tree);
+/// anything else (including lines that are merely unusual, such as a
+/// repeated key) goes through [`parse_action_value`], which decides and
+/// words the error.
 fn parse_action(line: &[u8], number: usize) -> Result<Action, BulkError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    let fast = deserializer
+        .deserialize_map(ActionVisitor)
+        .and_then(|action| deserializer.end().map(|()| action));
+    match fast {
+        Ok(Some(action)) => Ok(action),
+        _ => parse_action_value(line, number),
+    }
+}
+
+/// The fast path of [`parse_action`]: `Some` exactly when the line has one
+/// key, a known action, and an object with a usable `_index` and `_id`
+/// (`None` and errors leave the verdict to [`parse_action_value`]).
+struct ActionVisitor;
+
+impl<'de> Visitor<'de> for ActionVisitor {
+    type Value = Option<Action>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an action object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Action>, A::Error> {
+        let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+            return Ok(None);
+        };
+        let Some(op) = OpType::parse(&name) else {
+            return Ok(None);
+        };
+        let Some((index, id)) = map.next_value_seed(MetaSeed)? else {
+            return Ok(None);
+        };
+        if map.next_key::<de::IgnoredAny>()?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(Action { op, index, id }))
+    }
+}
+
+/// An action's metadata object: its `_index` and `_id` (`None` if either is
+/// of the wrong type). Other fields are parsed as JSON values (so the line
+/// is validated as strictly as [`parse_action_value`] does) and dropped.
+struct MetaSeed;
+
+type Meta = (Option<String>, Option<String>);
+
+impl<'de> DeserializeSeed<'de> for MetaSeed {
+    type Value = Option<Meta>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Meta>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetaSeed {
+    type Value = Option<Meta>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Meta>, A::Error> {
+        let (mut index, mut id) = (None, None);
+        let mut usable = true;
+        // A repeated key: the last one counts, as in a `serde_json::Map`.
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "_index" => {
+                    index = match map.next_value::<Value>()? {
+                        Value::Null => None,
+                        Value::String(index) => Some(index),
+                        _ => {
+                            usable = false;
+                            None
+                        }
+                    }
+                }
+                "_id" => {
+                    id = match map.next_value::<Value>()? {
+                        Value::Null => None,
+                        Value::String(id) => Some(id),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => {
+                            usable = false;
+                            None
+                        }
+                    }
+                }
+                _ => drop(map.next_value::<Value>()?),
+            }
+        }
+        Ok(usable.then_some((index, id)))
+    }
+}
+
+/// [`parse_action`] through a JSON tree: the slow path, and the one that
+/// words every refusal.
+fn parse_action_value(line: &[u8], number: usize) -> Result<Action, BulkError> {
     let malformed = |what: String| {
         BulkError::illegal(format!("Malformed action/metadata line [{number}], {what}"))
     };
@@ -593,9 +777,9 @@ fn mapped(path: &str) -> Option<(Field, u8)> {
 }
 
 /// A scalar's text (`Json` values, arrays and `null`, are not scalars).
-fn scalar_text(value: &AttrValue) -> Option<String> {
+fn scalar_text(value: AttrValue) -> Option<String> {
     match value {
-        AttrValue::Str(s) => Some(s.clone()),
+        AttrValue::Str(s) => Some(s),
         AttrValue::Int(n) => Some(n.to_string()),
         AttrValue::Float(n) => Some(n.to_string()),
         AttrValue::Bool(b) => Some(b.to_string()),
@@ -607,7 +791,7 @@ fn scalar_text(value: &AttrValue) -> Option<String> {
 /// documentation for the mapping). `flat` is left empty.
 fn to_event(
     flat: &mut Vec<(String, AttrValue)>,
-    index: &str,
+    tag: &str,
     id: Option<&str>,
     request: &BulkRequest,
 ) -> Event {
@@ -625,7 +809,7 @@ fn to_event(
             }
             (Field::Status, AttrValue::Str(_) | AttrValue::Int(_)) => true,
             (Field::Status, _) => false,
-            (_, value) => scalar_text(value).is_some(),
+            (_, value) => !matches!(value, AttrValue::Json(_)),
         };
         let slot = &mut best[field as usize];
         if usable && slot.is_none_or(|(p, _)| priority < p) {
@@ -649,7 +833,7 @@ fn to_event(
     if let Some(id) = id {
         attributes.push(("_id".to_string(), AttrValue::Str(id.to_string())));
     }
-    let mut text = |field: Field| values[field as usize].take().and_then(|v| scalar_text(&v));
+    let mut text = |field: Field| values[field as usize].take().and_then(scalar_text);
     let mut message = text(Field::Message).unwrap_or_default();
     truncate(&mut message, request.max_log_bytes);
     let mut event = Event::new(timestamp_ns, message);
@@ -662,7 +846,7 @@ fn to_event(
         Some(AttrValue::Int(n)) => Status::from_severity(n),
         _ => Status::Info,
     };
-    event.tags = vec![format!("index:{index}")];
+    event.tags = vec![tag.to_string()];
     event.attributes = attributes;
     event
 }

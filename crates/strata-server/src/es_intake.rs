@@ -229,8 +229,19 @@ fn decode(
         None => decode_bulk(&raw, request)?,
         Some((op, id)) => decode_document(&raw, request, op, id.as_deref())?,
     };
-    let DecodedBulk { items, events, .. } = decoded;
-    let batch = EventBatch::encode(tenant, events, raw.len() as u64, wire.len() as u64);
+    let DecodedBulk {
+        items,
+        events,
+        heap_bytes,
+    } = decoded;
+    // The decoder summed the events' heap sizes already.
+    let batch = EventBatch {
+        payload: strata_types::batch::encode(tenant, &events),
+        events,
+        heap_bytes,
+        raw_len: raw.len() as u64,
+        wire_len: wire.len() as u64,
+    };
     Ok((batch, items))
 }
 
