@@ -11,7 +11,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -19,23 +18,9 @@ use serde_json::{json, Value};
 use common::storage::{now_ms, search_all};
 use common::{Keys, Server};
 
-/// Runs `tests/compat/<script>`; panics with its output unless it exits 0.
-/// Returns the JSON object it prints on its last line.
+/// Runs `tests/compat/<script>`; the JSON object it prints last.
 fn python(script: &str, args: &[&str]) -> Value {
-    let path = format!("{}/tests/compat/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .arg(&path)
-        .args(args)
-        .output()
-        .expect("python3 runs (scripts/install-test-deps.sh installs the clients)");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{script} failed:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
+    common::compat::last_json(&common::compat::python(script, args))
 }
 
 /// Every event matching `query` in the last and next hour.

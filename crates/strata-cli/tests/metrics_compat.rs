@@ -16,41 +16,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::compat::{last_json, python};
 use common::metrics::{by_group, now_s, query, rank_quantile, single, values};
 use common::{free_udp_port, get_json, post, prometheus_sum, Keys, Server};
-
-/// Runs `tests/compat/<script>` with `args`; panics with its output unless it
-/// exits 0. Returns stdout.
-fn python(script: &str, args: &[&str]) -> String {
-    let path = format!("{}/tests/compat/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .arg(&path)
-        .args(args)
-        .output()
-        .expect("python3 runs (scripts/install-test-deps.sh installs the clients)");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{script} failed:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// The JSON object a script prints on its last line.
-fn last_json(stdout: &str) -> Value {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_else(|| panic!("no output: {stdout:?}"));
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
-}
 
 /// Within the Agent sketch's error bounds (−1.54 %, +2.35 %; 2.5 % here).
 fn assert_sketch_close(actual: f64, expected: f64, what: &str) {
