@@ -2,6 +2,8 @@
 //! a hand-written protobuf encoder for small OTLP requests and a decoder for
 //! `google.rpc.Status` (independent of the server's own code), and lookups in
 //! search hits.
+// Included by several test crates, each using a part of it.
+#![allow(dead_code, unused_imports)]
 
 use serde_json::Value;
 
@@ -207,4 +209,17 @@ pub fn post_raw(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Strin
     let mut bytes = Vec::new();
     let _ = std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes);
     (status, content_type, bytes)
+}
+
+/// Every hit of `text` over the last hour (and the next), as the search
+/// answer's `attributes` objects.
+pub fn search(
+    server: &crate::common::Server,
+    keys: &crate::common::Keys,
+    text: &str,
+) -> Vec<Value> {
+    crate::common::storage::search_all(server, keys, text, "now-1h", "now+1h")
+        .into_iter()
+        .map(|hit| hit["attributes"].clone())
+        .collect()
 }
