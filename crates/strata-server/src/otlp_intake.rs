@@ -42,21 +42,15 @@ pub(crate) const CUMULATIVE_SERIES: usize = 1_000_000;
 const RAW_FACTOR: u64 = 2;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/v1/logs",
-            post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| handle(s, Signal::Logs, h, b)),
-        )
-        .route(
-            "/v1/traces",
-            post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| handle(s, Signal::Traces, h, b)),
-        )
-        .route(
-            "/v1/metrics",
-            post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| handle(s, Signal::Metrics, h, b)),
-        )
+    let mut router = Router::new();
+    for signal in [Signal::Logs, Signal::Traces, Signal::Metrics] {
+        let handler = move |s: State<Arc<AppState>>, h: HeaderMap, b: Body| handle(s, signal, h, b);
+        router = router.route(route_label(signal), post(handler));
+    }
+    router
 }
 
+/// The path of a signal's route (also its `strata_http_requests_total` label).
 fn route_label(signal: Signal) -> &'static str {
     match signal {
         Signal::Logs => "/v1/logs",

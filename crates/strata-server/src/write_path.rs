@@ -167,8 +167,9 @@ pub(crate) async fn commit_metrics(
     raw_len: u64,
     source: &'static str,
 ) -> Result<u64, ApiError> {
-    let grew = payload.len() as u64 * 3 > reservation.bytes;
-    let in_use = reservation.grow_to(payload.len() as u64 * 3, core.memtable_bytes());
+    let decoded = payload.len() as u64 * 3;
+    let grew = decoded > reservation.bytes;
+    let in_use = reservation.grow_to(decoded, core.memtable_bytes());
     if grew && in_use > state.config.limits.memory_budget_bytes {
         state.flush_wanted.notify_one();
         return Err(over_budget());
