@@ -459,17 +459,43 @@ pub fn attr_value(value: Option<&AnyValue>) -> AttrValue {
     }
 }
 
+/// [`attr_value`] of an owned value: a string moves into the attribute.
+pub fn into_attr_value(value: Option<AnyValue>) -> AttrValue {
+    match value {
+        Some(AnyValue {
+            value: Some(Value::StringValue(s)),
+        }) => AttrValue::Str(s),
+        other => attr_value(other.as_ref()),
+    }
+}
+
+/// [`any_text_max`] of an owned value: a string body is cut in place
+/// instead of copied.
+pub fn into_text_max(value: Option<AnyValue>, max: usize) -> String {
+    match value {
+        Some(AnyValue {
+            value: Some(Value::StringValue(mut s)),
+        }) => {
+            s.truncate(prefix(&s, max).len());
+            s
+        }
+        other => any_text_max(other.as_ref(), max),
+    }
+}
+
 /// Flattens key-values into `(dotted.path, value)` leaves, depth first:
 /// a non-empty kvlist under `k` becomes `k.sub` paths, an empty one `{}`.
-/// Fails on a path longer than the logs decoder allows.
+/// Fails on a path longer than the logs decoder allows. Keys and string
+/// values move into the leaves (a record's attributes are flattened once,
+/// so copying them was a tenth of the OTLP/JSON decode).
 pub fn flatten_key_values(
     prefix: &str,
-    kvs: &[KeyValue],
+    kvs: Vec<KeyValue>,
     sink: &mut dyn FnMut(String, AttrValue) -> Result<(), String>,
 ) -> Result<(), String> {
     for kv in kvs {
         let path = if prefix.is_empty() {
-            kv.key.clone()
+            kv.key
         } else {
             format!("{prefix}.{}", kv.key)
         };
@@ -479,11 +505,13 @@ pub fn flatten_key_values(
                 clip(&path, 40)
             ));
         }
-        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(Value::KvlistValue(list)) if !list.values.is_empty() => {
-                flatten_key_values(&path, &list.values, sink)?;
+        match kv.value {
+            Some(AnyValue {
+                value: Some(Value::KvlistValue(list)),
+            }) if !list.values.is_empty() => {
+                flatten_key_values(&path, list.values, sink)?;
             }
-            _ => sink(path, attr_value(kv.value.as_ref()))?,
+            value => sink(path, into_attr_value(value))?,
         }
     }
     Ok(())
@@ -610,7 +638,7 @@ impl AttrList {
     }
 
     /// Adds flattened key-values (see [`flatten_key_values`]).
-    pub fn push_key_values(&mut self, kvs: &[KeyValue]) -> Result<(), String> {
+    pub fn push_key_values(&mut self, kvs: Vec<KeyValue>) -> Result<(), String> {
         flatten_key_values("", kvs, &mut |k, v| self.push(k, v))
     }
 
@@ -663,14 +691,14 @@ impl ResourceFields {
                 "deployment.environment.name" => &mut env,
                 "deployment.environment" => &mut legacy_env,
                 _ => {
-                    rest.push_key_values(std::slice::from_ref(kv))?;
+                    rest.push_key_values(vec![kv.clone()])?;
                     continue;
                 }
             };
             match scalar_text(kv.value.as_ref()) {
                 Some(text) if slot.is_none() => *slot = Some(text),
                 Some(_) => {}
-                None => rest.push_key_values(std::slice::from_ref(kv))?,
+                None => rest.push_key_values(vec![kv.clone()])?,
             }
         }
         if let Some(env) = env.or(legacy_env) {
@@ -689,7 +717,7 @@ pub fn scope_attributes(
 ) -> Result<Vec<(String, AttrValue)>, String> {
     let mut list = AttrList::new();
     if let Some(scope) = scope {
-        list.push_key_values(&scope.attributes)?;
+        list.push_key_values(scope.attributes.clone())?;
         if !scope.name.is_empty() {
             list.push("otel.scope.name".into(), AttrValue::Str(scope.name.clone()))?;
         }

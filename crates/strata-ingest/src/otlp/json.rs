@@ -65,7 +65,7 @@ impl Drop for JsonBudget {
 }
 
 /// Charges `bytes` to the current [`JsonBudget`]; false once it is spent.
-fn charge(bytes: usize) -> bool {
+pub(crate) fn charge(bytes: usize) -> bool {
     JSON_BUDGET.with(|b| match b.get() {
         (None, _) => true,
         (Some(left), _) if left >= bytes => {

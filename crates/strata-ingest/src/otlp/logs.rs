@@ -21,9 +21,10 @@ use serde::Deserialize;
 use strata_types::{AttrValue, Event, Status};
 
 use super::common::{
-    any_text_max, de_enum, de_hex_id, de_i64, de_nullable, de_seq, de_u32, de_u64, id_hex,
+    de_enum, de_hex_id, de_i64, de_nullable, de_seq, de_u32, de_u64, id_hex, into_text_max,
     nanos_i64, AnyValue, AttrList, InstrumentationScope, KeyValue, OtlpEnum, Resource,
 };
+use super::json_walk::JsonKeys;
 use super::wire::Shape;
 use super::{service_of, Collector, Context, Counts, DecodedEvents, Format, Names, OtlpRequest};
 use crate::IngestError;
@@ -219,23 +220,18 @@ const NAMES: Names = Names {
     shape: Shape::LogRecord,
 };
 
+const JSON_KEYS: JsonKeys = JsonKeys {
+    resources: ["resourceLogs", "resource_logs"],
+    scopes: ["scopeLogs", "scope_logs"],
+    records: ["logRecords", "log_records"],
+};
+
 /// Decodes an `ExportLogsServiceRequest` (see [`super::decode_logs`]).
 pub(crate) fn decode(body: &[u8], request: &OtlpRequest) -> Result<DecodedEvents, IngestError> {
     let mut out = Collector::new(request);
     match request.format {
         Format::Protobuf => super::wire::walk(body, &NAMES, &mut out, convert)?,
-        Format::Json => {
-            let parsed: ExportLogsServiceRequest = super::parse_json(body, request, NAMES.request)?;
-            for resource_logs in &parsed.resource_logs {
-                out.context().set_resource(resource_logs.resource.as_ref());
-                for scope_logs in &resource_logs.scope_logs {
-                    out.context().set_scope(scope_logs.scope.as_ref());
-                    for record in &scope_logs.log_records {
-                        out.record(record, convert)?;
-                    }
-                }
-            }
-        }
+        Format::Json => super::json_walk::walk(body, &NAMES, &JSON_KEYS, &mut out, convert)?,
     }
     Ok(out.finish())
 }
@@ -255,8 +251,8 @@ pub fn severity_status(number: i32, text: &str) -> Status {
     }
 }
 
-/// One log record as an event.
-fn convert(record: &LogRecord, context: &Context, request: &OtlpRequest) -> Result<Event, String> {
+/// One log record as an event (its strings move into the event).
+fn convert(record: LogRecord, context: &Context, request: &OtlpRequest) -> Result<Event, String> {
     Counts {
         attributes: record.attributes.len(),
         ..Counts::default()
@@ -268,7 +264,7 @@ fn convert(record: &LogRecord, context: &Context, request: &OtlpRequest) -> Resu
         (0, observed) => nanos_i64(observed),
         (time, _) => nanos_i64(time),
     };
-    let message = any_text_max(record.body.as_ref(), request.max_log_bytes);
+    let message = into_text_max(record.body, request.max_log_bytes);
     let mut event = Event::new(timestamp_ns, message);
     event.status = severity_status(record.severity_number, &record.severity_text);
     event.service = service_of(resource, &record.attributes);
@@ -280,15 +276,15 @@ fn convert(record: &LogRecord, context: &Context, request: &OtlpRequest) -> Resu
     if let Some(span_id) = id_hex(&record.span_id, 8) {
         attributes.push("span_id".into(), AttrValue::Str(span_id))?;
     }
-    attributes.push_key_values(&record.attributes)?;
+    attributes.push_key_values(record.attributes)?;
     attributes.extend_from(&resource.attributes)?;
     attributes.extend_from(scope)?;
     if !record.severity_text.is_empty() {
-        let text = AttrValue::Str(record.severity_text.clone());
+        let text = AttrValue::Str(record.severity_text);
         attributes.push("otel.severity_text".into(), text)?;
     }
     if !record.event_name.is_empty() {
-        let name = AttrValue::Str(record.event_name.clone());
+        let name = AttrValue::Str(record.event_name);
         attributes.push("otel.event_name".into(), name)?;
     }
     event.attributes = attributes.into_vec();

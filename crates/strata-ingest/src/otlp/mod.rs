@@ -21,7 +21,6 @@
 //! bodies are parsed whole under a [`common::JsonBudget`].
 
 use prost::Message;
-use serde::de::DeserializeOwned;
 use strata_types::{AttrValue, Event};
 
 use crate::flatten::MAX_ATTRIBUTES;
@@ -30,6 +29,7 @@ use common::{InstrumentationScope, KeyValue, Resource, ResourceFields};
 
 pub mod common;
 pub mod json;
+mod json_walk;
 pub mod logs;
 pub mod metrics;
 pub mod traces;
@@ -288,7 +288,7 @@ impl Counts {
 }
 
 /// Converts one record; `Err` is a rejection reason.
-pub(crate) type Convert<R> = fn(&R, &Context, &OtlpRequest) -> Result<Event, String>;
+pub(crate) type Convert<R> = fn(R, &Context, &OtlpRequest) -> Result<Event, String>;
 
 /// Accumulates events under the memory budget, and rejections.
 #[derive(Debug)]
@@ -307,12 +307,16 @@ impl<'a> Collector<'a> {
         }
     }
 
+    pub(crate) fn request(&self) -> &'a OtlpRequest {
+        self.request
+    }
+
     pub(crate) fn context(&mut self) -> &mut Context {
         &mut self.context
     }
 
     /// Converts one record and keeps the event, or counts the rejection.
-    pub(crate) fn record<R>(&mut self, record: &R, convert: Convert<R>) -> Result<(), IngestError> {
+    pub(crate) fn record<R>(&mut self, record: R, convert: Convert<R>) -> Result<(), IngestError> {
         match convert(record, &self.context, self.request) {
             Ok(event) => {
                 let size = event.heap_size() as u64;
@@ -357,21 +361,19 @@ impl<'a> Collector<'a> {
     }
 }
 
-/// Parses an OTLP/JSON body under a [`common::JsonBudget`].
-pub(crate) fn parse_json<T: DeserializeOwned>(
-    body: &[u8],
-    request: &OtlpRequest,
+/// The answer to a failed OTLP/JSON parse of message `name`: too large when
+/// `budget` ran out, else invalid.
+pub(crate) fn json_error(
+    budget: &common::JsonBudget,
+    max_decoded_bytes: usize,
     name: &str,
-) -> Result<T, IngestError> {
-    let budget = common::JsonBudget::start(request.max_decoded_bytes);
-    serde_json::from_slice(body).map_err(|e| {
-        if budget.exceeded() {
-            IngestError::too_large(format!(
-                "OTLP/JSON {name} decodes to more than {} bytes",
-                request.max_decoded_bytes
-            ))
-        } else {
-            IngestError::bad(format!("invalid OTLP/JSON {name}: {e}"))
-        }
-    })
+    error: &serde_json::Error,
+) -> IngestError {
+    if budget.exceeded() {
+        IngestError::too_large(format!(
+            "OTLP/JSON {name} decodes to more than {max_decoded_bytes} bytes"
+        ))
+    } else {
+        IngestError::bad(format!("invalid OTLP/JSON {name}: {error}"))
+    }
 }

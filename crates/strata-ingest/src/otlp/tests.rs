@@ -242,6 +242,44 @@ fn snake_case_keys_nulls_and_enum_numbers_are_accepted() {
     assert!(event.attributes.is_empty());
 }
 
+/// The JSON walk converts records as they are parsed; records that come
+/// before their `resource` or `scope` key are held until it is known, so
+/// every key order gives the same events.
+#[test]
+fn json_keys_in_any_order_give_the_same_events() {
+    let resource = r#""resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}},
+        {"key":"host.name","value":{"stringValue":"h1"}},{"key":"r","value":{"intValue":"1"}}]}"#;
+    let scope = r#""scope":{"name":"lib","version":"2","attributes":[{"key":"s","value":{"boolValue":true}}]}"#;
+    let records = r#""logRecords":[{"timeUnixNano":"5","body":{"stringValue":"one"},
+        "attributes":[{"key":"a","value":{"stringValue":"x"}}]},
+        {"timeUnixNano":"6","severityText":"warn","body":{"stringValue":"two"}}]"#;
+    let other = r#"{"scope":{"name":"other"},"logRecords":[{"timeUnixNano":"7"}]}"#;
+    let body = |group: String| format!(r#"{{"resourceLogs":[{group},{{"scopeLogs":[{other}]}}]}}"#);
+    let decode = |text: String| decode_logs(text.as_bytes(), &request(Format::Json)).unwrap();
+    let canonical = decode(body(format!(
+        r#"{{{resource},"scopeLogs":[{{{scope},{records}}},{other}]}}"#
+    )));
+    assert_eq!(canonical.events.len(), 4);
+    assert_eq!(canonical.events[0].service.as_deref(), Some("svc"));
+    assert_eq!(
+        canonical.events[2].service.as_deref(),
+        Some("svc"),
+        "the second scope"
+    );
+    assert_eq!(
+        canonical.events[3].service, None,
+        "a resource group without resource"
+    );
+    assert_eq!(canonical.events[2].attributes.len(), 2);
+    for group in [
+        format!(r#"{{"scopeLogs":[{{{scope},{records}}},{other}],{resource}}}"#),
+        format!(r#"{{{resource},"scopeLogs":[{{{records},{scope}}},{other}]}}"#),
+        format!(r#"{{"scopeLogs":[{{{records},{scope}}},{other}],"schemaUrl":null,{resource}}}"#),
+    ] {
+        assert_eq!(decode(body(group.clone())), canonical, "{group}");
+    }
+}
+
 #[test]
 fn spec_example_logs_json_decodes() {
     // The shape of opentelemetry-proto's examples/logs.json.

@@ -41,6 +41,7 @@ use super::common::{
     prefix, scalar_text, to_hex, AttrList, InstrumentationScope, KeyValue, KeyValuesJson, OtlpEnum,
     Resource,
 };
+use super::json_walk::JsonKeys;
 use super::wire::Shape;
 use super::{service_of, Collector, Context, Counts, DecodedEvents, Format, Names, OtlpRequest};
 use crate::IngestError;
@@ -346,24 +347,18 @@ const NAMES: Names = Names {
     shape: Shape::Span,
 };
 
+const JSON_KEYS: JsonKeys = JsonKeys {
+    resources: ["resourceSpans", "resource_spans"],
+    scopes: ["scopeSpans", "scope_spans"],
+    records: ["spans", "spans"],
+};
+
 /// Decodes an `ExportTraceServiceRequest` (see [`super::decode_traces`]).
 pub(crate) fn decode(body: &[u8], request: &OtlpRequest) -> Result<DecodedEvents, IngestError> {
     let mut out = Collector::new(request);
     match request.format {
         Format::Protobuf => super::wire::walk(body, &NAMES, &mut out, convert)?,
-        Format::Json => {
-            let parsed: ExportTraceServiceRequest =
-                super::parse_json(body, request, NAMES.request)?;
-            for resource_spans in &parsed.resource_spans {
-                out.context().set_resource(resource_spans.resource.as_ref());
-                for scope_spans in &resource_spans.scope_spans {
-                    out.context().set_scope(scope_spans.scope.as_ref());
-                    for span in &scope_spans.spans {
-                        out.record(span, convert)?;
-                    }
-                }
-            }
-        }
+        Format::Json => super::json_walk::walk(body, &NAMES, &JSON_KEYS, &mut out, convert)?,
     }
     Ok(out.finish())
 }
@@ -413,7 +408,7 @@ pub fn resource_name(span: &Span) -> String {
 }
 
 /// One span as an event.
-fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Event, String> {
+fn convert(mut span: Span, context: &Context, request: &OtlpRequest) -> Result<Event, String> {
     Counts {
         attributes: span.attributes.len(),
         events: span.events.len(),
@@ -421,7 +416,7 @@ fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Even
     }
     .check()?;
     let (resource, scope) = context.fields()?;
-    let (trace_id, span_id, parent_id) = span_ids(span)?;
+    let (trace_id, span_id, parent_id) = span_ids(&span)?;
     let start = nanos_i64(span.start_time_unix_nano);
     let timestamp_ns = if start == 0 { request.now_ns } else { start };
     let duration = i128::from(span.end_time_unix_nano) - i128::from(span.start_time_unix_nano);
@@ -446,7 +441,7 @@ fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Even
     if let Some(parent_id) = parent_id {
         attributes.push("parent_id".into(), AttrValue::Str(parent_id))?;
     }
-    attributes.push("resource".into(), AttrValue::Str(resource_name(span)))?;
+    attributes.push("resource".into(), AttrValue::Str(resource_name(&span)))?;
     attributes.push("duration".into(), AttrValue::Int(duration))?;
     attributes.push(
         "span.kind".into(),
@@ -460,7 +455,7 @@ fn convert(span: &Span, context: &Context, request: &OtlpRequest) -> Result<Even
         let message = AttrValue::Str(status.message.clone());
         attributes.push("otel.status_message".into(), message)?;
     }
-    attributes.push_key_values(&span.attributes)?;
+    attributes.push_key_values(std::mem::take(&mut span.attributes))?;
     attributes.extend_from(&resource.attributes)?;
     attributes.extend_from(scope)?;
     if !span.events.is_empty() {

@@ -204,7 +204,7 @@ fn scope_level<R: Message + Default>(
         out.reserve(estimate.bytes)?;
         let record = R::decode(bytes)
             .map_err(|e| error(format!("{}: {}: {e}", names.scope, names.record)))?;
-        out.record(&record, convert)?;
+        out.record(record, convert)?;
     }
     Ok(())
 }
