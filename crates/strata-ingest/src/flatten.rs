@@ -50,6 +50,17 @@ impl Decoder<'_> {
         E::custom(message)
     }
 
+    /// Flattens one item's object into `scratch` and normalises it.
+    fn item<'de, A: MapAccess<'de>>(
+        &mut self,
+        map: A,
+        index: Option<usize>,
+    ) -> Result<(), A::Error> {
+        self.scratch.clear();
+        flatten_map(map, &mut String::new(), &mut self.scratch, &STRING_FIELDS)?;
+        self.finish_item(index)
+    }
+
     /// Normalises the attributes in `scratch` into one event.
     fn finish_item<E: de::Error>(&mut self, index: Option<usize>) -> Result<(), E> {
         match normalize(&mut self.scratch, self.request, self.request_tags) {
@@ -160,14 +171,7 @@ impl<'de> Visitor<'de> for BodyVisitor<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.decoder.scratch.clear();
-        flatten_map(
-            map,
-            &mut String::new(),
-            &mut self.decoder.scratch,
-            &STRING_FIELDS,
-        )?;
-        self.decoder.finish_item(None)
+        self.decoder.item(map, None)
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
@@ -238,14 +242,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.decoder.scratch.clear();
-        flatten_map(
-            map,
-            &mut String::new(),
-            &mut self.decoder.scratch,
-            &STRING_FIELDS,
-        )?;
-        self.decoder.finish_item(Some(self.index))
+        self.decoder.item(map, Some(self.index))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
