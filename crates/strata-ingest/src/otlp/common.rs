@@ -469,16 +469,15 @@ pub fn into_attr_value(value: Option<AnyValue>) -> AttrValue {
     }
 }
 
-/// [`any_text_max`] of an owned value: a string body is cut in place
-/// instead of copied.
+/// [`any_text_max`] of an owned value: a string body that fits moves into
+/// the message instead of being copied.
 pub fn into_text_max(value: Option<AnyValue>, max: usize) -> String {
     match value {
         Some(AnyValue {
-            value: Some(Value::StringValue(mut s)),
-        }) => {
-            s.truncate(prefix(&s, max).len());
-            s
-        }
+            value: Some(Value::StringValue(s)),
+        }) if s.len() <= max => s,
+        // A cut body is copied: truncating in place would keep the whole
+        // allocation alive while `Event::heap_size` counts only the kept part.
         other => any_text_max(other.as_ref(), max),
     }
 }

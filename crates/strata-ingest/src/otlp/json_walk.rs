@@ -113,6 +113,29 @@ impl<'de> Visitor<'de> for KeyIn<'_> {
     }
 }
 
+fn over_budget<E: de::Error>() -> E {
+    E::custom("OTLP/JSON request over the decoded size limit")
+}
+
+/// The fields of one object read so far: a field given twice (under either
+/// of its names) is an error, as it is for the derived structs.
+#[derive(Default)]
+struct Seen(u8);
+
+impl Seen {
+    fn first<E: de::Error>(&mut self, field: u8, name: &'static str) -> Result<(), E> {
+        if self.has(field) {
+            return Err(E::duplicate_field(name));
+        }
+        self.0 |= 1 << field;
+        Ok(())
+    }
+
+    fn has(&self, field: u8) -> bool {
+        self.0 & (1 << field) != 0
+    }
+}
+
 /// The visitor methods of a JSON array that may be `null` (no elements).
 macro_rules! null_or_array {
     () => {
@@ -154,9 +177,13 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for Request<'_, '_, '_, R> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let keys = self.0.keys.resources;
+        let mut seen = Seen::default();
         while let Some(key) = map.next_key_seed(KeyIn(&keys))? {
             match key {
-                Some(_) => map.next_value_seed(Resources(&mut *self.0))?,
+                Some(_) => {
+                    seen.first(0, keys[0])?;
+                    map.next_value_seed(Resources(&mut *self.0))?;
+                }
                 None => drop(map.next_value::<IgnoredAny>()?),
             }
         }
@@ -211,23 +238,28 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for ResourceGroup<'_, '_, '_, R> {
         let state = self.0;
         let [camel, proto] = state.keys.scopes;
         let keys = ["resource", camel, proto, "schemaUrl", "schema_url"];
-        let mut resource_seen = false;
+        let mut seen = Seen::default();
         let mut held: Held<R> = Vec::new();
         while let Some(key) = map.next_key_seed(KeyIn(&keys))? {
             match key {
                 Some(0) => {
+                    seen.first(0, keys[0])?;
                     let resource: Option<Resource> = map.next_value()?;
                     state.out.context().set_resource(resource.as_ref());
-                    resource_seen = true;
                 }
                 Some(1 | 2) => {
-                    let held = (!resource_seen).then_some(&mut held);
+                    seen.first(1, keys[1])?;
+                    let held = (!seen.has(0)).then_some(&mut held);
                     map.next_value_seed(Scopes { state, held })?;
                 }
-                Some(_) => drop(map.next_value::<Option<String>>()?),
+                Some(_) => {
+                    seen.first(2, keys[3])?;
+                    drop(map.next_value::<Option<String>>()?);
+                }
                 None => drop(map.next_value::<IgnoredAny>()?),
             }
         }
+        let resource_seen = seen.has(0);
         if !held.is_empty() {
             if !resource_seen {
                 state.out.context().set_resource(None);
@@ -299,9 +331,11 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for ScopeGroup<'_, '_, '_, R> {
         let keys = ["scope", camel, proto, "schemaUrl", "schema_url"];
         let mut scope: Option<Option<InstrumentationScope>> = None;
         let mut records: Vec<R> = Vec::new();
+        let mut seen = Seen::default();
         while let Some(key) = map.next_key_seed(KeyIn(&keys))? {
             match key {
                 Some(0) => {
+                    seen.first(0, keys[0])?;
                     let value: Option<InstrumentationScope> = map.next_value()?;
                     if streaming {
                         state.out.context().set_scope(value.as_ref());
@@ -309,19 +343,29 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for ScopeGroup<'_, '_, '_, R> {
                     scope = Some(value);
                 }
                 Some(1 | 2) => {
+                    seen.first(1, keys[1])?;
                     let held = (!streaming || scope.is_none()).then_some(&mut records);
                     map.next_value_seed(Records {
                         state: &mut *state,
                         held,
                     })?;
                 }
-                Some(_) => drop(map.next_value::<Option<String>>()?),
+                Some(_) => {
+                    seen.first(2, keys[3])?;
+                    drop(map.next_value::<Option<String>>()?);
+                }
                 None => drop(map.next_value::<IgnoredAny>()?),
             }
         }
         let scope = scope.flatten();
         match self.held {
-            Some(held) => held.push((scope, records)),
+            Some(_) if records.is_empty() => {}
+            Some(held) => {
+                if !charge(size_of::<(Option<InstrumentationScope>, Vec<R>)>()) {
+                    return Err(over_budget());
+                }
+                held.push((scope, records));
+            }
             None if records.is_empty() => {}
             None => state.release(vec![(scope, records)])?,
         }
@@ -357,9 +401,7 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for Records<'_, '_, '_, R> {
             }
             Some(held) => loop {
                 if !charge(size_of::<R>()) {
-                    return Err(de::Error::custom(
-                        "OTLP/JSON request over the decoded size limit",
-                    ));
+                    return Err(over_budget());
                 }
                 match seq.next_element::<R>()? {
                     Some(record) => held.push(record),

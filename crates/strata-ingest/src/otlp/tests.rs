@@ -280,6 +280,55 @@ fn json_keys_in_any_order_give_the_same_events() {
     }
 }
 
+/// Review of the JSON walk: a field given twice is a 400 as it was for the
+/// derived structs (else a second `resource` would apply to records parsed
+/// under the first); scope groups held before their resource are charged
+/// to the budget; a cut body does not keep its whole allocation.
+#[test]
+fn json_walk_refuses_duplicates_and_bounds_held_groups() {
+    let json = request(Format::Json);
+    for body in [
+        r#"{"resourceLogs":[],"resource_logs":[]}"#,
+        r#"{"resourceLogs":[{"resource":{},"resource":{}}]}"#,
+        r#"{"resourceLogs":[{"scopeLogs":[],"scope_logs":[]}]}"#,
+        r#"{"resourceLogs":[{"schemaUrl":"a","schemaUrl":"b"}]}"#,
+        r#"{"resourceLogs":[{"scopeLogs":[{"scope":{},"scope":{}}]}]}"#,
+        r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[],"log_records":[]}]}]}"#,
+    ] {
+        let err = decode_logs(body.as_bytes(), &json).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadRequest, "{body}");
+        assert!(
+            err.detail.contains("duplicate field"),
+            "{body}: {}",
+            err.detail
+        );
+    }
+
+    // Scope groups before their resource are held: charged, so many of
+    // them (with records) run out of budget; empty ones are not kept.
+    let groups = r#"{"logRecords":[{}]},"#.repeat(20_000);
+    let body = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{groups}{{}}],"resource":{{}}}}]}}"#);
+    let mut small = request(Format::Json);
+    small.max_decoded_bytes = 100_000;
+    let err = decode_logs(body.as_bytes(), &small).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::TooLarge);
+    let empty = format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{}{{}}]}}]}}"#,
+        "{},".repeat(100_000)
+    );
+    assert!(decode_logs(empty.as_bytes(), &small)
+        .unwrap()
+        .events
+        .is_empty());
+
+    let mut cut = request(Format::Protobuf);
+    cut.max_log_bytes = 10;
+    let body = logs_request(vec![record(AnyValue::string("x".repeat(100_000)))]).encode_to_vec();
+    let event = &decode_logs(&body, &cut).unwrap().events[0];
+    assert_eq!(event.message.len(), 10);
+    assert!(event.message.capacity() < 100, "the cut body was copied");
+}
+
 #[test]
 fn spec_example_logs_json_decodes() {
     // The shape of opentelemetry-proto's examples/logs.json.
