@@ -18,7 +18,11 @@
 //! decodes to is estimated from its wire bytes and checked against the budget,
 //! and its attributes, events and links are counted (`Counts`), so one
 //! record of millions of empty attributes is refused undecoded. OTLP/JSON
-//! bodies are parsed whole under a [`common::JsonBudget`].
+//! logs and traces are parsed with serde visitors and each record is
+//! converted as soon as its resource and scope are known (`json_walk`);
+//! what is held meanwhile (records before their resource or scope, the
+//! repeated fields inside a record) is charged to a [`common::JsonBudget`].
+//! OTLP/JSON metrics are parsed whole under that budget.
 
 use prost::Message;
 use strata_types::{AttrValue, Event};
