@@ -146,6 +146,7 @@ fn python_sdk_logs_read_back_with_span_context() {
         assert_eq!(log["service"], service, "{log}");
         assert_eq!(log["host"], host, "{log}");
         assert!(has_tag(log, &format!("env:{env}")), "{log}");
+        assert!(has_tag(log, "version:1.2.3"), "service.version: {log}");
         // code.file.path (code.filepath before semantic conventions 1.30).
         let path = attr(log, "code.file.path")
             .as_str()

@@ -665,7 +665,8 @@ pub struct ResourceFields {
     pub service: Option<String>,
     /// `host.name`.
     pub host: Option<String>,
-    /// `env:<deployment.environment.name or deployment.environment>`.
+    /// `env:<deployment.environment.name or deployment.environment>`, then
+    /// `version:<service.version>`.
     pub tags: Vec<String>,
     /// Every other resource attribute, flattened (first key wins).
     pub attributes: Vec<(String, AttrValue)>,
@@ -674,14 +675,15 @@ pub struct ResourceFields {
 impl ResourceFields {
     /// Maps a resource: `service.name` → service, `host.name` → host,
     /// `deployment.environment.name` (else `deployment.environment`) → tag
-    /// `env:<v>`; other attributes (and mapped keys whose value is not a
+    /// `env:<v>`, `service.version` → tag `version:<v>` (Datadog's unified
+    /// service tags); other attributes (and mapped keys whose value is not a
     /// non-empty scalar) stay attributes. Fails on the attribute limits.
     pub fn from_resource(resource: Option<&Resource>) -> Result<ResourceFields, String> {
         let mut fields = ResourceFields::default();
         let Some(resource) = resource else {
             return Ok(fields);
         };
-        let (mut env, mut legacy_env) = (None, None);
+        let (mut env, mut legacy_env, mut version) = (None, None, None);
         let mut rest = AttrList::new();
         for kv in &resource.attributes {
             let slot = match kv.key.as_str() {
@@ -689,6 +691,7 @@ impl ResourceFields {
                 "host.name" => &mut fields.host,
                 "deployment.environment.name" => &mut env,
                 "deployment.environment" => &mut legacy_env,
+                "service.version" => &mut version,
                 _ => {
                     rest.push_key_values(vec![kv.clone()])?;
                     continue;
@@ -702,6 +705,9 @@ impl ResourceFields {
         }
         if let Some(env) = env.or(legacy_env) {
             fields.tags.push(format!("env:{env}"));
+        }
+        if let Some(version) = version {
+            fields.tags.push(format!("version:{version}"));
         }
         fields.attributes = rest.into_vec();
         Ok(fields)

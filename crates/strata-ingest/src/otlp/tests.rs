@@ -499,6 +499,7 @@ fn resource_mapping_prefers_new_env_key_and_record_service_fallback() {
     req.resource_logs[0].resource = Some(Resource {
         attributes: vec![
             KeyValue::string("deployment.environment", "old"),
+            KeyValue::string("service.version", "1.4.2"),
             KeyValue::string("deployment.environment.name", "staging"),
             KeyValue::new("host.name", kvlist(vec![KeyValue::string("x", "y")])),
         ],
@@ -508,7 +509,9 @@ fn resource_mapping_prefers_new_env_key_and_record_service_fallback() {
     let event = &decoded.events[0];
     assert_eq!(event.service.as_deref(), Some("from-record"));
     assert_eq!(event.host, None);
-    assert_eq!(event.tags, vec!["env:staging".to_string()]);
+    // Datadog's unified service tags: env, then version.
+    assert_eq!(event.tags, ["env:staging", "version:1.4.2"]);
+    assert!(!event.attributes.iter().any(|(k, _)| k == "service.version"));
     // A mapped key whose value is not a scalar stays an attribute.
     assert!(event.attributes.iter().any(|(k, _)| k == "host.name.x"));
     assert!(!event
