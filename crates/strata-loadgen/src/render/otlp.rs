@@ -1,9 +1,13 @@
 //! OTLP `ExportLogsServiceRequest` bodies, as protobuf and as OTLP/JSON.
 //!
-//! Records are grouped by (`service.name`, `host.name`) into one
-//! `ResourceLogs` each, in order of first appearance, with one
-//! `ScopeLogs` (scope `strata-loadgen`): the shape of a collector gateway
-//! forwarding many services' logs. A `LogRecord` has `time_unix_nano` and
+//! Records are grouped by resource into one `ResourceLogs` each, in order
+//! of first appearance, with one `ScopeLogs` (scope `strata-loadgen`): the
+//! shape of a collector gateway forwarding many services' logs. The
+//! resource is what an OpenTelemetry SDK would set: `service.name`,
+//! `host.name`, and the Datadog tags `env` and `version` as
+//! `deployment.environment` and `service.version` (which the intake maps
+//! back to the `env:` and `version:` tags); every other attribute stays on
+//! the record. A `LogRecord` has `time_unix_nano` and
 //! `observed_time_unix_nano` (the event's time), `severity_number` and
 //! `severity_text`, a string body, the attributes, and the trace and span
 //! ids (the Datadog 64-bit ids in the low bytes) when the event has them.
@@ -39,17 +43,49 @@ pub fn severity_number(status: &str) -> (i32, &'static str) {
     }
 }
 
-/// Records grouped by (service, host), in order of first appearance.
-fn by_resource(records: &[Record]) -> Vec<(&str, &str, Vec<&Record>)> {
-    let mut groups: Vec<(&str, &str, Vec<&Record>)> = Vec::new();
-    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+/// The Datadog tags that OpenTelemetry SDKs send as resource attributes
+/// (`OTEL_RESOURCE_ATTRIBUTES`), and the attribute each becomes.
+const RESOURCE_TAGS: [(&str, &str); 2] = [
+    ("env", "deployment.environment"),
+    ("version", "service.version"),
+];
+
+/// A resource: its attributes, as (key, string value).
+type ResourceKey<'a> = Vec<(&'static str, &'a str)>;
+
+/// The resource of a record: `service.name`, `host.name`, then its
+/// [`RESOURCE_TAGS`].
+fn resource_of(r: &Record) -> ResourceKey<'_> {
+    let mut key = vec![
+        ("service.name", r.service.as_str()),
+        ("host.name", r.host.as_str()),
+    ];
+    for (tag, attribute) in RESOURCE_TAGS {
+        if let Some((_, AttrValue::Str(value))) = r.attrs.iter().find(|(k, _)| k == tag) {
+            key.push((attribute, value.as_str()));
+        }
+    }
+    key
+}
+
+/// The attributes of a record that stay on the record (not on its resource).
+fn record_attrs(r: &Record) -> impl Iterator<Item = &(String, AttrValue)> {
+    r.attrs
+        .iter()
+        .filter(|(k, _)| !RESOURCE_TAGS.iter().any(|(tag, _)| k == tag))
+}
+
+/// Records grouped by resource, in order of first appearance.
+fn by_resource(records: &[Record]) -> Vec<(ResourceKey<'_>, Vec<&Record>)> {
+    let mut groups: Vec<(ResourceKey<'_>, Vec<&Record>)> = Vec::new();
+    let mut index: HashMap<ResourceKey<'_>, usize> = HashMap::new();
     for r in records {
-        let key = (r.service.as_str(), r.host.as_str());
-        let i = *index.entry(key).or_insert_with(|| {
-            groups.push((key.0, key.1, Vec::new()));
+        let key = resource_of(r);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
             groups.len() - 1
         });
-        groups[i].2.push(r);
+        groups[i].1.push(r);
     }
     groups
 }
@@ -68,18 +104,15 @@ pub fn otlp_json_body(records: &[Record]) -> Vec<u8> {
     let request = JsonRequest {
         resource_logs: by_resource(records)
             .into_iter()
-            .map(|(service, host, records)| JsonResourceLogs {
+            .map(|(resource, records)| JsonResourceLogs {
                 resource: JsonResource {
-                    attributes: [
-                        JsonKv {
-                            key: "service.name",
-                            value: JsonValue::StringValue(service),
-                        },
-                        JsonKv {
-                            key: "host.name",
-                            value: JsonValue::StringValue(host),
-                        },
-                    ],
+                    attributes: resource
+                        .into_iter()
+                        .map(|(key, value)| JsonKv {
+                            key,
+                            value: JsonValue::StringValue(value),
+                        })
+                        .collect(),
                 },
                 scope_logs: [JsonScopeLogs {
                     scope: JsonScope {
@@ -104,9 +137,7 @@ fn json_record(r: &Record) -> JsonLogRecord<'_> {
         severity_number,
         severity_text,
         body: JsonValue::StringValue(&r.message),
-        attributes: r
-            .attrs
-            .iter()
+        attributes: record_attrs(r)
             .map(|(key, value)| JsonKv {
                 key,
                 value: match value {
@@ -139,7 +170,7 @@ struct JsonResourceLogs<'a> {
 
 #[derive(Serialize)]
 struct JsonResource<'a> {
-    attributes: [JsonKv<'a>; 2],
+    attributes: Vec<JsonKv<'a>>,
 }
 
 #[derive(Serialize)]
@@ -194,12 +225,12 @@ pub fn otlp_protobuf_body(records: &[Record]) -> Vec<u8> {
 pub fn otlp_request(records: &[Record]) -> ExportLogsServiceRequest {
     let resource_logs = by_resource(records)
         .into_iter()
-        .map(|(service, host, records)| ResourceLogs {
+        .map(|(resource, records)| ResourceLogs {
             resource: Some(Resource {
-                attributes: vec![
-                    KeyValue::string("service.name", service),
-                    KeyValue::string("host.name", host),
-                ],
+                attributes: resource
+                    .into_iter()
+                    .map(|(key, value)| KeyValue::string(key, value))
+                    .collect(),
                 ..Resource::default()
             }),
             scope_logs: vec![ScopeLogs {
@@ -225,9 +256,7 @@ fn proto_record(r: &Record) -> LogRecord {
         severity_number,
         severity_text: severity_text.to_owned(),
         body: Some(AnyValue::string(r.message.as_str())),
-        attributes: r
-            .attrs
-            .iter()
+        attributes: record_attrs(r)
             .map(|(key, value)| {
                 let value = match value {
                     AttrValue::Str(s) => AnyValue::string(s.as_str()),

@@ -276,6 +276,7 @@ fn every_protocol_renders_deterministically() {
 fn otlp_protobuf_bodies_decode_with_prost_and_match_the_json() {
     use prost::Message as _;
     use strata_ingest::otlp::common::any_value::Value as Any;
+    use strata_ingest::otlp::common::KeyValue;
     use strata_ingest::otlp::logs::ExportLogsServiceRequest;
 
     let body = render(LogsProtocol::Otlp, SyslogFraming::Octet, 1_000);
@@ -290,7 +291,10 @@ fn otlp_protobuf_bodies_decode_with_prost_and_match_the_json() {
             .iter()
             .map(|kv| kv.key.as_str())
             .collect();
-        assert_eq!(keys, ["service.name", "host.name"]);
+        assert_eq!(keys[..2], ["service.name", "host.name"]);
+        assert!(keys[2..]
+            .iter()
+            .all(|k| ["deployment.environment", "service.version"].contains(k)));
         for lr in &rl.scope_logs[0].log_records {
             count += 1;
             assert!(lr.time_unix_nano > 1_600_000_000_000_000_000);
@@ -303,7 +307,19 @@ fn otlp_protobuf_bodies_decode_with_prost_and_match_the_json() {
                 .iter()
                 .find(|r| r.message == message && r.ts_ms as u64 * 1_000_000 == lr.time_unix_nano)
                 .unwrap();
-            assert_eq!(lr.attributes.len(), r.attrs.len());
+            // env and version are resource attributes.
+            let on_record = r
+                .attrs
+                .iter()
+                .filter(|(k, _)| k != "env" && k != "version")
+                .count();
+            assert_eq!(lr.attributes.len(), on_record);
+            let env = r.attrs.iter().find(|(k, _)| k == "env");
+            if let Some((_, AttrValue::Str(env))) = env {
+                assert!(resource
+                    .attributes
+                    .contains(&KeyValue::string("deployment.environment", env.as_str())));
+            }
             assert_eq!(lr.trace_id.len(), if r.trace_id.is_some() { 16 } else { 0 });
             assert_eq!(lr.span_id.len(), if r.span_id.is_some() { 8 } else { 0 });
         }
