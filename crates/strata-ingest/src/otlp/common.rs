@@ -684,7 +684,8 @@ impl ResourceFields {
             return Ok(fields);
         };
         let (mut env, mut legacy_env, mut version) = (None, None, None);
-        let mut rest = AttrList::new();
+        // Unmapped attributes, in order, flattened once at the end.
+        let mut unmapped = Vec::new();
         for kv in &resource.attributes {
             let slot = match kv.key.as_str() {
                 "service.name" => &mut fields.service,
@@ -693,16 +694,18 @@ impl ResourceFields {
                 "deployment.environment" => &mut legacy_env,
                 "service.version" => &mut version,
                 _ => {
-                    rest.push_key_values(vec![kv.clone()])?;
+                    unmapped.push(kv.clone());
                     continue;
                 }
             };
             match scalar_text(kv.value.as_ref()) {
                 Some(text) if slot.is_none() => *slot = Some(text),
                 Some(_) => {}
-                None => rest.push_key_values(vec![kv.clone()])?,
+                None => unmapped.push(kv.clone()),
             }
         }
+        let mut rest = AttrList::new();
+        rest.push_key_values(unmapped)?;
         if let Some(env) = env.or(legacy_env) {
             fields.tags.push(format!("env:{env}"));
         }

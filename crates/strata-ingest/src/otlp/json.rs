@@ -64,8 +64,18 @@ impl Drop for JsonBudget {
     }
 }
 
+/// Charges `bytes` to the current [`JsonBudget`], failing the parse once it
+/// is spent.
+pub(crate) fn charge_or_fail<E: de::Error>(bytes: usize) -> Result<(), E> {
+    if charge(bytes) {
+        Ok(())
+    } else {
+        Err(E::custom("OTLP/JSON request over the decoded size limit"))
+    }
+}
+
 /// Charges `bytes` to the current [`JsonBudget`]; false once it is spent.
-pub(crate) fn charge(bytes: usize) -> bool {
+fn charge(bytes: usize) -> bool {
     JSON_BUDGET.with(|b| match b.get() {
         (None, _) => true,
         (Some(left), _) if left >= bytes => {
@@ -113,11 +123,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SeqVisitor<T> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
         let mut out = Vec::new();
         loop {
-            if !charge(size_of::<T>()) {
-                return Err(de::Error::custom(
-                    "OTLP/JSON request over the decoded size limit",
-                ));
-            }
+            charge_or_fail(size_of::<T>())?;
             match seq.next_element()? {
                 Some(item) => out.push(item),
                 None => return Ok(out),

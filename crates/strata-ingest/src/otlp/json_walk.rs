@@ -19,7 +19,7 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, 
 use serde::de::{Deserializer, Visitor};
 
 use super::common::{InstrumentationScope, JsonBudget, Resource};
-use super::json::charge;
+use super::json::charge_or_fail;
 use super::{json_error, Collector, Convert, Names};
 use crate::IngestError;
 
@@ -111,10 +111,6 @@ impl<'de> Visitor<'de> for KeyIn<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
         Ok(self.0.iter().position(|name| *name == key))
     }
-}
-
-fn over_budget<E: de::Error>() -> E {
-    E::custom("OTLP/JSON request over the decoded size limit")
 }
 
 /// The fields of one object read so far: a field given twice (under either
@@ -361,9 +357,7 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for ScopeGroup<'_, '_, '_, R> {
         match self.held {
             Some(_) if records.is_empty() => {}
             Some(held) => {
-                if !charge(size_of::<(Option<InstrumentationScope>, Vec<R>)>()) {
-                    return Err(over_budget());
-                }
+                charge_or_fail(size_of::<(Option<InstrumentationScope>, Vec<R>)>())?;
                 held.push((scope, records));
             }
             None if records.is_empty() => {}
@@ -400,9 +394,7 @@ impl<'de, R: DeserializeOwned> Visitor<'de> for Records<'_, '_, '_, R> {
                 }
             }
             Some(held) => loop {
-                if !charge(size_of::<R>()) {
-                    return Err(over_budget());
-                }
+                charge_or_fail(size_of::<R>())?;
                 match seq.next_element::<R>()? {
                     Some(record) => held.push(record),
                     None => break,
